@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# rb: the one entry point of rechargebench. Every command first runs scripts/setup.sh
+# (Debian packages when root, .venv, pip install -e . when pyproject.toml changed).
+#
+#   ./rb demo [ARGS]        set up, then run the main job on embedded defaults (rbench demo)
+#   ./rb test [PYTEST ARGS] set up, start one throwaway PostgreSQL server for the run, then run
+#                           the whole suite: python -m pytest -n auto [PYTEST ARGS]
+#   ./rb setup              set up only
+#   ./rb ARGS...            set up, then rbench ARGS... (./rb serve ..., ./rb serve --help)
+#   ./rb help               this text
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
+VENV="$ROOT/.venv"
+
+usage() {
+    sed -n '2,10s/^# \{0,1\}//p' "$ROOT/rb"
+}
+
+if [ "$#" -eq 0 ]; then
+    usage >&2
+    exit 2
+fi
+case "$1" in
+    -h|--help|help) usage; exit 0 ;;
+esac
+
+bash "$ROOT/scripts/setup.sh"
+
+cmd="$1"
+shift
+case "$cmd" in
+    setup)
+        exit 0
+        ;;
+    demo)
+        exec "$VENV/bin/rbench" demo "$@"
+        ;;
+    test)
+        cd "$ROOT"
+        PY="$VENV/bin/python"
+        PGDIR=""
+        cleanup() {
+            if [ -n "$PGDIR" ]; then
+                "$PY" -m hil.postgres stop --dir "$PGDIR" || echo "rb: could not stop the test PostgreSQL in $PGDIR" >&2
+                rm -rf "$PGDIR"
+            fi
+        }
+        trap cleanup EXIT
+        trap 'exit 130' INT
+        trap 'exit 143' TERM
+        if [ -n "${RBENCH_PG_URL:-}" ]; then
+            echo "rb: using the PostgreSQL server of RBENCH_PG_URL" >&2
+        elif why="$("$PY" -m hil.postgres check 2>&1)"; then
+            PGDIR="$(mktemp -d /tmp/rbench-pg.XXXXXX)"
+            if ! RBENCH_PG_URL="$("$PY" -m hil.postgres start --dir "$PGDIR" 2>"$PGDIR.err")"; then
+                cat "$PGDIR.err" >&2
+                rm -f "$PGDIR.err"
+                echo "rb: ERROR: could not start the throwaway PostgreSQL server for the tests" >&2
+                exit 1
+            fi
+            rm -f "$PGDIR.err"
+            export RBENCH_PG_URL
+        else
+            # Only reachable when not root (as root, setup.sh installed postgresql):
+            # the PostgreSQL tests skip with this message, or fail when CI is set.
+            echo "rb: $why: the PostgreSQL tests will skip" >&2
+        fi
+        rc=0
+        "$PY" -m pytest -n auto "$@" || rc=$?
+        exit "$rc"
+        ;;
+    *)
+        exec "$VENV/bin/rbench" "$cmd" "$@"
+        ;;
+esac
