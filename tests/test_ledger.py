@@ -1,0 +1,92 @@
+"""The ledger and the stores: migrations, transfers at most once, the conservation check."""
+import threading
+
+import pytest
+
+from core import ledger
+from core.money import Money
+from core.store import open_store
+from core.store.base import split_sql
+
+
+def test_migrations_apply_once(store_url):
+    s = open_store(store_url)
+    assert s.migrate() == []                     # applied on open; a second run does nothing
+    with s.transaction() as tx:
+        assert [r["version"] for r in tx.all("SELECT version FROM schema_migrations")] == [1]
+    s.close()
+
+
+def test_a_transfer_posts_once(store_url):
+    s = open_store(store_url)
+    m = Money(500, "DZD")
+    with s.transaction() as tx:
+        assert ledger.transfer(tx, "credit:o1", "held:DZD", "sub:1:main", m, kind="credit", order_id="o1", at_ms=1)
+        assert not ledger.transfer(tx, "credit:o1", "held:DZD", "sub:1:main", m, kind="credit", order_id="o1", at_ms=2)
+        assert ledger.liability_balance(tx, "sub:1:main") == 500
+        assert ledger.liability_balance(tx, "held:DZD") == -500
+    s.close()
+
+
+def test_concurrent_posts_of_one_event_land_once(store_url):
+    s = open_store(store_url)
+    barrier = threading.Barrier(6)
+
+    def post():
+        barrier.wait()
+        s.run(lambda tx: ledger.transfer(tx, "capture:o9", "gw:x:DZD", "held:DZD", Money(700, "DZD"),
+                                         kind="capture", order_id=None, at_ms=1))
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with s.transaction() as tx:
+        assert tx.one("SELECT COUNT(*) AS n FROM transfers")["n"] == 1
+        assert ledger.liability_balance(tx, "held:DZD") == 700
+    s.close()
+
+
+def test_conservation_catches_tampering(store_url):
+    s = open_store(store_url)
+    with s.transaction() as tx:
+        ledger.transfer(tx, "capture:o1", "gw:satim:DZD", "held:DZD", Money(100, "DZD"),
+                        kind="capture", order_id="o1", at_ms=1)
+    report = ledger.conservation_check(s)
+    assert not report.ok and "held 100" in report.summary()     # captured, no paid order holds it
+    with s.transaction() as tx:
+        tx.execute("UPDATE accounts SET credits = credits + 5 WHERE id = 'held:DZD'")
+    report = ledger.conservation_check(s)
+    assert any("differ from its transfers" in e for e in report.errors)
+    assert any("debits 100 != credits 105" in e for e in report.errors)
+    assert not ledger.conservation_check(s, {("satim", "DZD"): 90}).ok
+    s.close()
+
+
+def test_transfer_refuses_non_positive_amounts(sqlite_url):
+    s = open_store(sqlite_url)
+    with pytest.raises(ValueError):
+        with s.transaction() as tx:
+            ledger.transfer(tx, "x", "a", "b", Money(0, "DZD"), kind="k", order_id=None, at_ms=0)
+    s.close()
+
+
+def test_rollback_on_error_leaves_nothing(store_url):
+    s = open_store(store_url)
+    with pytest.raises(RuntimeError):
+        with s.transaction() as tx:
+            ledger.transfer(tx, "t1", "a", "b", Money(5, "EGP"), kind="k", order_id=None, at_ms=0)
+            raise RuntimeError("crash mid-transaction")
+    with s.transaction() as tx:
+        assert tx.one("SELECT COUNT(*) AS n FROM transfers")["n"] == 0
+    s.close()
+
+
+def test_split_sql():
+    assert split_sql("-- c\nCREATE TABLE a (x INT);\nCREATE INDEX i ON a (x);\n") == [
+        "CREATE TABLE a (x INT)", "CREATE INDEX i ON a (x)"]
+
+
+def test_bad_url():
+    with pytest.raises(ValueError, match="expected sqlite:///PATH or postgresql://"):
+        open_store("mysql://x")
