@@ -1,0 +1,254 @@
+"""Routes of the core's HTTP API. Handlers are thin: parse, call the service, shape the answer."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+from typing import Callable
+
+from fastapi import FastAPI, Header, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+from core.api import problems
+from core.api.auth import channel_of, keys_from_env
+from core.api.schemas import CallbackIn, CardIn, EmailIn, OtpIn, SubscriberIn, TopupIn, UssdIn
+from core.cards import parse_card
+from core.errors import InvalidInput, NotFound
+from core.idempotency import check_key, derived_id
+from core.market import market as market_of, market_for_msisdn
+from core.orders import State
+from core.topups import TopupRequest
+from core.wiring import Core
+
+MAX_BODY = 16 * 1024
+WEB = ("web", "app", "admin")
+
+
+class BodyLimit:
+    """Refuse bodies over ``limit`` bytes with 413 before any handler reads them."""
+
+    def __init__(self, app, limit: int = MAX_BODY) -> None:  # type: ignore[no-untyped-def]
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            response = problems.problem(413, "body_too_large",
+                                        f"body: {length.decode(errors='replace')} bytes; expected at most {self.limit}")
+            return await response(scope, receive, send)
+        seen = 0
+
+        async def limited():  # type: ignore[no-untyped-def]
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge()
+            return message
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            response = problems.problem(413, "body_too_large", f"body: expected at most {self.limit} bytes")
+            await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _OrdersByState:
+    """Prometheus collector: orders by market and state, read from the store at scrape time."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        g = GaugeMetricFamily("rbench_orders", "Recharge orders by market and state", labels=["market", "state"])
+        with self.core.store.transaction() as tx:
+            for r in tx.all("SELECT market, state, COUNT(*) AS n FROM orders GROUP BY market, state"):
+                g.add_metric([r["market"], r["state"]], int(r["n"]))
+        yield g
+
+
+def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: str | None = None) -> FastAPI:
+    keys = api_keys or keys_from_env()
+    hash_key = (secret or os.environ.get("RBENCH_SECRET") or "rbench-dev-secret").encode()
+    app = FastAPI(title="rechargebench core", version="1.0.0",
+                  description="Reference recharge and settlement core (system under test): web top-up "
+                              "with card + OTP, USSD *1#, receipts, ledger.")
+    problems.install(app)
+    app.add_middleware(BodyLimit)
+    registry = CollectorRegistry()
+    requests = Counter("rbench_http_requests", "HTTP requests", ["route", "method", "status"], registry=registry)
+    latency = Histogram("rbench_http_request_seconds", "HTTP request latency", ["route"], registry=registry)
+    registry.register(_OrdersByState(core))
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next):  # type: ignore[no-untyped-def]
+        t0 = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        requests.labels(path, request.method, str(response.status_code)).inc()
+        latency.labels(path).observe(time.perf_counter() - t0)
+        return response
+
+    def once(request: Request, channel: str, key: str | None, payload: dict,
+             fn: Callable[[], tuple[int, dict]]) -> JSONResponse:
+        if key is None:
+            raise InvalidInput("Idempotency-Key: header missing; expected a unique key per request "
+                               "(e.g. a UUID), reused only to retry the same request", field="Idempotency-Key")
+        digest = hmac.new(hash_key, json.dumps(payload, sort_keys=True).encode(), hashlib.sha256).hexdigest()
+        out = core.idempotency.run(f"{channel}:{request.url.path}", check_key(key), digest, fn, problems.from_error)
+        media = problems.PROBLEM if out.status >= 400 else "application/json"
+        return JSONResponse(out.body, status_code=out.status, media_type=media,
+                            headers={"Idempotent-Replayed": "true"} if out.replayed else None)
+
+    def order_answer(order) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
+        if order.state is State.REFUSED:
+            mkt = market_of(order.market)
+            return 422, problems.problem_body(
+                422, "balance_cap", f"recipient: the balance would exceed the cap of {mkt.balance_cap}",
+                "recipient", order=order.public())
+        return 201 if order.state is not State.FAILED else 402, order.public()
+
+    # -- health and metrics ----------------------------------------------------------------
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict:
+        with core.store.transaction() as tx:
+            tx.one("SELECT 1 AS ok")
+        return {"status": "ok", "store": core.store.dialect}
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    # -- subscribers -----------------------------------------------------------------------
+    @app.post("/v1/subscribers", status_code=201, tags=["subscribers"])
+    def provision(body: SubscriberIn, request: Request,
+                  idempotency_key: str | None = Header(default=None)) -> JSONResponse:
+        channel = channel_of(request, keys, ("admin",))
+
+        def run() -> tuple[int, dict]:
+            mkt = market_of(body.market)
+            opening = mkt.money(body.opening_balance, field="opening_balance") if body.opening_balance else None
+            sub = core.subscribers.provision(body.market, body.msisdn, kind=body.kind, language=body.language,
+                                             email=body.email, opening_balance=opening)
+            return 201, sub.__dict__ | {"national": "0" + sub.msisdn[len(mkt.numbering.country_code):]}
+        return once(request, channel, idempotency_key, body.model_dump(), run)
+
+    @app.get("/v1/subscribers/{msisdn}", tags=["subscribers"])
+    def subscriber(msisdn: str, request: Request, market: str | None = None) -> dict:
+        channel_of(request, keys, ("web", "app", "admin", "ussd"))
+        e164 = _e164(msisdn, market)
+        b = core.subscribers.balances(e164)
+        sub = core.subscribers.get(e164)
+        return sub.__dict__ | {
+            "main": {"value": b.main.major_str(), "currency": b.main.currency, "minor": b.main.minor},
+            "bonus": {"value": b.bonus.major_str(), "currency": b.bonus.currency, "minor": b.bonus.minor},
+            "bonus_buckets": [{"order": x.order_id, "remaining": x.remaining.minor, "expires_ms": x.expires_ms}
+                              for x in b.buckets],
+            "saved_recipients": core.subscribers.saved_recipients(e164)}
+
+    def _e164(text: str, market: str | None) -> str:
+        mkt = market_of(market) if market is not None else market_for_msisdn(text)
+        return core.subscribers.parse(text, mkt).e164
+
+    # -- top-ups ---------------------------------------------------------------------------
+    @app.post("/v1/topups", status_code=201, tags=["topups"],
+              responses={422: {"description": "invalid input, or refused (balance cap)"}})
+    def create_topup(body: TopupIn, request: Request,
+                     idempotency_key: str | None = Header(default=None)) -> JSONResponse:
+        channel = channel_of(request, keys, WEB)
+        req = TopupRequest(market=body.market, recipient=body.recipient, payer=body.payer, amount=body.amount,
+                           currency=body.currency, product=body.product, channel=body.channel,
+                           save_recipient=body.save_recipient, email=body.email, language=body.language)
+        core.topups.validate(req)     # bad input: a clear 422, nothing written, no key consumed
+        order_id = derived_id("ord_", channel, idempotency_key or "")
+        return once(request, channel, idempotency_key, body.model_dump(),
+                    lambda: order_answer(core.topups.create(req, order_id=order_id)))
+
+    @app.get("/v1/topups/{order_id}", tags=["topups"])
+    def get_topup(order_id: str, request: Request) -> dict:
+        channel_of(request, keys, WEB)
+        return core.topups.get(order_id).public()
+
+    @app.post("/v1/topups/{order_id}/card", tags=["topups"])
+    def card(order_id: str, body: CardIn, request: Request,
+             idempotency_key: str | None = Header(default=None)) -> JSONResponse:
+        channel = channel_of(request, keys, WEB)
+        c = parse_card(pan=body.pan, expiry=body.expiry, holder=body.holder, cvc2=body.cvc2,
+                       pin2=body.pin2, now=core.clock.now())
+        return once(request, channel, idempotency_key, body.model_dump(),
+                    lambda: (200, core.topups.submit_card(order_id, c).public()))
+
+    @app.post("/v1/topups/{order_id}/otp", tags=["topups"])
+    def otp(order_id: str, body: OtpIn, request: Request,
+            idempotency_key: str | None = Header(default=None)) -> JSONResponse:
+        channel = channel_of(request, keys, WEB)
+        return once(request, channel, idempotency_key, body.model_dump(),
+                    lambda: (200, core.topups.confirm_otp(order_id, body.otp).public()))
+
+    @app.post("/v1/topups/{order_id}/otp/resend", tags=["topups"])
+    def resend(order_id: str, request: Request, idempotency_key: str | None = Header(default=None)) -> JSONResponse:
+        channel = channel_of(request, keys, WEB)
+        return once(request, channel, idempotency_key, {"order": order_id},
+                    lambda: (200, core.topups.resend_otp(order_id).public()))
+
+    @app.post("/v1/topups/{order_id}/reconcile", tags=["topups"])
+    def reconcile(order_id: str, request: Request) -> dict:
+        channel_of(request, keys, WEB)
+        return core.topups.reconcile(order_id).public()
+
+    @app.get("/v1/topups/{order_id}/receipt", tags=["receipts"], response_class=PlainTextResponse)
+    def receipt(order_id: str, request: Request) -> Response:
+        channel_of(request, keys, WEB)
+        return PlainTextResponse(core.receipts.text(order_id), headers={
+            "Content-Disposition": f'attachment; filename="receipt-{order_id}.txt"'})
+
+    @app.post("/v1/topups/{order_id}/receipt/email", tags=["receipts"])
+    def email_receipt(order_id: str, body: EmailIn, request: Request,
+                      idempotency_key: str | None = Header(default=None)) -> JSONResponse:
+        channel = channel_of(request, keys, WEB)
+        return once(request, channel, idempotency_key, body.model_dump() | {"order": order_id},
+                    lambda: (202, {"order": order_id, "sent_to": core.receipts.send(order_id, body.email)}))
+
+    # -- network side ----------------------------------------------------------------------
+    @app.post("/v1/gateways/{gateway}/callback", tags=["gateways"])
+    def callback(gateway: str, body: CallbackIn, request: Request) -> dict:
+        channel_of(request, keys, ("gateway",))
+        if gateway not in core.gateways:
+            raise NotFound(f"gateway: {gateway!r} is not configured; expected one of "
+                           f"{', '.join(sorted(core.gateways))}", field="gateway")
+        core.topups.on_gateway_notify(gateway, body.gateway_ref)
+        return {"received": True}
+
+    @app.post("/v1/ussd", tags=["ussd"])
+    def ussd(body: UssdIn, request: Request) -> dict:
+        channel_of(request, keys, ("ussd",))
+        reply = core.ussd.handle(body.session_id, body.msisdn, body.service_code, body.text, body.market)
+        return {"text": reply.text, "action": "end" if reply.end else "continue"}
+
+    # -- operations ------------------------------------------------------------------------
+    @app.post("/v1/admin/sweep", tags=["ops"])
+    def sweep(request: Request, older_than_s: float = 60.0) -> dict:
+        channel_of(request, keys, ("admin",))
+        return {"reconciled": core.topups.reconcile_pending(older_than_s),
+                "bonuses_expired": core.topups.expire_bonuses(),
+                "ussd_sessions_closed": core.ussd.expire_sessions()}
+
+    @app.get("/v1/admin/conservation", tags=["ops"])
+    def conservation(request: Request) -> JSONResponse:
+        channel_of(request, keys, ("admin",))
+        r = core.conservation()
+        return JSONResponse({"ok": r.ok, "summary": r.summary(), "errors": r.errors, "captured": r.captured,
+                             "credited": r.credited, "refunded": r.refunded, "held": r.held},
+                            status_code=200 if r.ok else 500)
+
+    return app

@@ -1,0 +1,66 @@
+"""Request bodies. Unknown fields are refused; values are checked by the domain, which says
+exactly what was expected (so the rules live in one place, not twice)."""
+from __future__ import annotations
+
+from typing import Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+Amount = Union[StrictStr, StrictInt]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SubscriberIn(Body):
+    market: str = Field(max_length=8, examples=["DZ"])
+    msisdn: str = Field(max_length=32, examples=["0551234567"])
+    kind: Literal["prepaid", "postpaid"] = "prepaid"
+    language: str | None = Field(default=None, max_length=8)
+    email: str | None = Field(default=None, max_length=254)
+    opening_balance: Amount | None = Field(default=None, examples=["100.00"])
+
+
+class TopupIn(Body):
+    market: str = Field(max_length=8, examples=["DZ"])
+    recipient: str | None = Field(default=None, max_length=32, examples=["0551234567"],
+                                  description="number to top up; omitted: the payer's own")
+    payer: str | None = Field(default=None, max_length=32, examples=["0661234567"])
+    amount: Amount = Field(examples=["1000", "1000.50", "١٠٠٠"],
+                           description="major units as a string (Latin, Arabic-Indic or Persian digits)")
+    currency: str | None = Field(default=None, max_length=3, examples=["DZD"])
+    product: Literal["normal", "amazing"] = "normal"
+    channel: Literal["web", "app", "kiosk", "wallet", "bank"] = "web"
+    save_recipient: bool = False
+    email: str | None = Field(default=None, max_length=254)
+    language: str | None = Field(default=None, max_length=8)
+
+
+class CardIn(Body):
+    pan: str = Field(max_length=32, examples=["6280580000000000"])
+    expiry: str = Field(max_length=8, examples=["12/29"])
+    holder: str = Field(default="", max_length=64)
+    cvc2: str | None = Field(default=None, max_length=4)
+    pin2: str | None = Field(default=None, max_length=12)
+
+
+class OtpIn(Body):
+    otp: str = Field(max_length=16, examples=["123456"])
+
+
+class EmailIn(Body):
+    email: str | None = Field(default=None, max_length=254)
+
+
+class CallbackIn(Body):
+    gateway_ref: str = Field(max_length=128)
+    model_config = ConfigDict(extra="ignore")   # real gateways send more than we read
+
+
+class UssdIn(Body):
+    session_id: str = Field(max_length=64)
+    msisdn: str = Field(max_length=32, examples=["+989121234567"])
+    service_code: str = Field(max_length=32, examples=["*1#"])
+    text: str = Field(default="", max_length=512, description="answers so far, joined by '*'")
+    market: str | None = Field(default=None, max_length=8)

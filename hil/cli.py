@@ -1,0 +1,62 @@
+"""``rbench``: the command line of the bench.
+
+    rbench serve [--db URL] [--host H] [--port P]    the core over HTTP (emulated gateways, SMSC)
+    rbench demo [--db URL] [--seed N]                one web and one USSD top-up, step by step
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from core.api.auth import keys_from_env
+    from hil.server import app_for, wall_clock_core
+
+    keys = keys_from_env()
+    core = wall_clock_core(args.db, seed=args.seed)
+    print(f"rbench core on http://{args.host}:{args.port}  store={core.store.dialect}  "
+          f"OpenAPI: /openapi.json  docs: /docs", flush=True)
+    if "RBENCH_API_KEYS" not in os.environ:
+        print("development API keys (set RBENCH_API_KEYS=channel=key,... to change): " +
+              ", ".join(f"{c}={k}" for k, c in keys.items()), flush=True)
+    uvicorn.run(app_for(core, keys), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from hil.demo import run_demo
+    return run_demo(args.db, seed=args.seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rbench", description="rechargebench: test bench and simulator "
+                                     "for prepaid recharge and bill-payment systems")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    default_db = os.environ.get("DATABASE_URL", "sqlite:///rbench.db")
+
+    p = sub.add_parser("serve", help="serve the recharge core over HTTP")
+    p.add_argument("--db", default=default_db, help="sqlite:///PATH or postgresql://... (default: "
+                   "$DATABASE_URL or sqlite:///rbench.db)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--seed", type=int, default=0, help="seed of the emulated gateways and SMSC")
+    p.add_argument("--log-level", default="info")
+    p.set_defaults(run=_serve)
+
+    p = sub.add_parser("demo", help="walk one web top-up and one USSD top-up through the core")
+    p.add_argument("--db", default=None, help="store URL (default: a fresh SQLite file in a temp dir)")
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(run=_demo)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Run the core over HTTP with uvicorn: in the foreground (``rbench serve``) or on a thread
+for the demo and the tests (``serve_in_thread``)."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import uvicorn
+
+from core.adapters.gateway_profile import GatewayProfile, lognormal
+from core.adapters.smsc import DeliveryDelay
+from core.api import emulators
+from core.api.app import create_app
+from core.api.auth import keys_from_env
+from core.clock import SystemClock, ThreadScheduler
+from core.wiring import Core, build_core, uuid_ids
+
+
+def wall_clock_core(db_url: str, *, seed: int = 0, gateway_p50_s: float = 0.05,
+                    sms_delay: DeliveryDelay | None = None) -> Core:
+    """A core on the wall clock with emulated gateways and SMSC answering on a thread."""
+    profile = GatewayProfile(answer_latency=lognormal(gateway_p50_s, gateway_p50_s * 3),
+                             callback_latency=lognormal(gateway_p50_s, gateway_p50_s * 3))
+    return build_core(db_url, clock=SystemClock(), scheduler=ThreadScheduler(), seed=seed,
+                      gateway_profile=profile, sms_delay=sms_delay or DeliveryDelay.fixed(0.2),
+                      new_id=uuid_ids())
+
+
+def app_for(core: Core, keys: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    keys = keys or keys_from_env()
+    app = create_app(core, keys)
+    emulators.install(app, core, keys)
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve_in_thread(core: Core, *, port: int | None = None) -> Iterator[str]:
+    """Serve ``core`` on 127.0.0.1; yields the base URL; stops the server on exit."""
+    port = port or free_port()
+    config = uvicorn.Config(app_for(core), host="127.0.0.1", port=port, log_level="warning",
+                            access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"the core did not start on 127.0.0.1:{port}")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
