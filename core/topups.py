@@ -438,14 +438,14 @@ class Topups:
         out = [Notice(mkt.code, order.payer, "sms_topup_ok", order.language, dict(
             amount=self._fmt(mkt, order.amount), msisdn=self._national(mkt, order.recipient),
             balance=self._fmt(mkt, balances.main), order=order.id))]
+        recipient_lang = self.subscribers.get(order.recipient).language
         if order.kind == "gift":
-            sub = self.subscribers.get(order.recipient)
-            out.append(Notice(mkt.code, order.recipient, "sms_gift_received", sub.language, dict(
+            out.append(Notice(mkt.code, order.recipient, "sms_gift_received", recipient_lang, dict(
                 amount=self._fmt(mkt, order.amount), payer=self._national(mkt, order.payer))))
         if order.bonus.minor > 0:
             expiry = time.strftime("%Y-%m-%d %H:%M", time.gmtime((order.credited_ms or 0) / 1000
                                                              + order.bonus_hours * 3600))
-            out.append(Notice(mkt.code, order.recipient, "sms_bonus", order.language, dict(
+            out.append(Notice(mkt.code, order.recipient, "sms_bonus", recipient_lang, dict(
                 bonus=self._fmt(mkt, order.bonus), expiry=to_local_digits(expiry, mkt.display_digits))))
         return out
 

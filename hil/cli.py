@@ -15,10 +15,11 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from core.api.auth import keys_from_env
-    from hil.server import app_for, wall_clock_core
+    from hil.server import app_for, start_sweeper, wall_clock_core
 
     keys = keys_from_env()
     core = wall_clock_core(args.db, seed=args.seed)
+    start_sweeper(core, args.sweep_every)
     print(f"rbench core on http://{args.host}:{args.port}  store={core.store.dialect}  "
           f"OpenAPI: /openapi.json  docs: /docs", flush=True)
     if "RBENCH_API_KEYS" not in os.environ:
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--seed", type=int, default=0, help="seed of the emulated gateways and SMSC")
+    p.add_argument("--sweep-every", type=float, default=30.0, metavar="S",
+                   help="seconds between sweeps: status queries for silent orders, bonus expiry")
     p.add_argument("--log-level", default="info")
     p.set_defaults(run=_serve)
 

@@ -29,6 +29,26 @@ def wall_clock_core(db_url: str, *, seed: int = 0, gateway_p50_s: float = 0.05,
                       new_id=uuid_ids())
 
 
+def start_sweeper(core: Core, every_s: float = 30.0, older_than_s: float = 60.0) -> threading.Event:
+    """Every ``every_s``: ask the gateways about orders we heard nothing of (the browser that
+    never came back, lost callbacks, refunds to retry), expire bonuses, close stale USSD
+    sessions. Returns an event that stops it."""
+    import logging
+    log = logging.getLogger("rbench.sweeper")
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(every_s):
+            try:
+                core.topups.reconcile_pending(older_than_s)
+                core.topups.expire_bonuses()
+                core.ussd.expire_sessions()
+            except Exception:
+                log.exception("sweep failed; the next one retries")
+    threading.Thread(target=run, name="sweeper", daemon=True).start()
+    return stop
+
+
 def app_for(core: Core, keys: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     keys = keys or keys_from_env()
     app = create_app(core, keys)

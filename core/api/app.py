@@ -8,7 +8,7 @@ import os
 import time
 from typing import Callable
 
-from fastapi import FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -99,6 +99,12 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
         latency.labels(path).observe(time.perf_counter() - t0)
         return response
 
+    def need(*allowed: str):  # type: ignore[no-untyped-def]
+        """The caller's channel, checked before the body is even parsed (401/403 first)."""
+        def dependency(request: Request) -> str:
+            return channel_of(request, keys, allowed)
+        return Depends(dependency)
+
     def once(request: Request, channel: str, key: str | None, payload: dict,
              fn: Callable[[], tuple[int, dict]]) -> JSONResponse:
         if key is None:
@@ -132,8 +138,7 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
     # -- subscribers -----------------------------------------------------------------------
     @app.post("/v1/subscribers", status_code=201, tags=["subscribers"])
     def provision(body: SubscriberIn, request: Request,
-                  idempotency_key: str | None = Header(default=None)) -> JSONResponse:
-        channel = channel_of(request, keys, ("admin",))
+                  idempotency_key: str | None = Header(default=None), channel: str = need("admin")) -> JSONResponse:
 
         def run() -> tuple[int, dict]:
             mkt = market_of(body.market)
@@ -144,8 +149,7 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
         return once(request, channel, idempotency_key, body.model_dump(), run)
 
     @app.get("/v1/subscribers/{msisdn}", tags=["subscribers"])
-    def subscriber(msisdn: str, request: Request, market: str | None = None) -> dict:
-        channel_of(request, keys, ("web", "app", "admin", "ussd"))
+    def subscriber(msisdn: str, request: Request, market: str | None = None, channel: str = need("web", "app", "admin", "ussd")) -> dict:
         e164 = _e164(msisdn, market)
         b = core.subscribers.balances(e164)
         sub = core.subscribers.get(e164)
@@ -163,9 +167,8 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
     # -- top-ups ---------------------------------------------------------------------------
     @app.post("/v1/topups", status_code=201, tags=["topups"],
               responses={422: {"description": "invalid input, or refused (balance cap)"}})
-    def create_topup(body: TopupIn, request: Request,
-                     idempotency_key: str | None = Header(default=None)) -> JSONResponse:
-        channel = channel_of(request, keys, WEB)
+    def create_topup(body: TopupIn, request: Request, idempotency_key: str | None = Header(default=None),
+                     channel: str = need(*WEB)) -> JSONResponse:
         req = TopupRequest(market=body.market, recipient=body.recipient, payer=body.payer, amount=body.amount,
                            currency=body.currency, product=body.product, channel=body.channel,
                            save_recipient=body.save_recipient, email=body.email, language=body.language)
@@ -175,14 +178,12 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
                     lambda: order_answer(core.topups.create(req, order_id=order_id)))
 
     @app.get("/v1/topups/{order_id}", tags=["topups"])
-    def get_topup(order_id: str, request: Request) -> dict:
-        channel_of(request, keys, WEB)
+    def get_topup(order_id: str, request: Request, channel: str = need(*WEB)) -> dict:
         return core.topups.get(order_id).public()
 
     @app.post("/v1/topups/{order_id}/card", tags=["topups"])
     def card(order_id: str, body: CardIn, request: Request,
-             idempotency_key: str | None = Header(default=None)) -> JSONResponse:
-        channel = channel_of(request, keys, WEB)
+             idempotency_key: str | None = Header(default=None), channel: str = need(*WEB)) -> JSONResponse:
         c = parse_card(pan=body.pan, expiry=body.expiry, holder=body.holder, cvc2=body.cvc2,
                        pin2=body.pin2, now=core.clock.now())
         return once(request, channel, idempotency_key, body.model_dump(),
@@ -190,39 +191,33 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
 
     @app.post("/v1/topups/{order_id}/otp", tags=["topups"])
     def otp(order_id: str, body: OtpIn, request: Request,
-            idempotency_key: str | None = Header(default=None)) -> JSONResponse:
-        channel = channel_of(request, keys, WEB)
+            idempotency_key: str | None = Header(default=None), channel: str = need(*WEB)) -> JSONResponse:
         return once(request, channel, idempotency_key, body.model_dump(),
                     lambda: (200, core.topups.confirm_otp(order_id, body.otp).public()))
 
     @app.post("/v1/topups/{order_id}/otp/resend", tags=["topups"])
-    def resend(order_id: str, request: Request, idempotency_key: str | None = Header(default=None)) -> JSONResponse:
-        channel = channel_of(request, keys, WEB)
+    def resend(order_id: str, request: Request, idempotency_key: str | None = Header(default=None), channel: str = need(*WEB)) -> JSONResponse:
         return once(request, channel, idempotency_key, {"order": order_id},
                     lambda: (200, core.topups.resend_otp(order_id).public()))
 
     @app.post("/v1/topups/{order_id}/reconcile", tags=["topups"])
-    def reconcile(order_id: str, request: Request) -> dict:
-        channel_of(request, keys, WEB)
+    def reconcile(order_id: str, request: Request, channel: str = need(*WEB)) -> dict:
         return core.topups.reconcile(order_id).public()
 
     @app.get("/v1/topups/{order_id}/receipt", tags=["receipts"], response_class=PlainTextResponse)
-    def receipt(order_id: str, request: Request) -> Response:
-        channel_of(request, keys, WEB)
+    def receipt(order_id: str, request: Request, channel: str = need(*WEB)) -> Response:
         return PlainTextResponse(core.receipts.text(order_id), headers={
             "Content-Disposition": f'attachment; filename="receipt-{order_id}.txt"'})
 
     @app.post("/v1/topups/{order_id}/receipt/email", tags=["receipts"])
     def email_receipt(order_id: str, body: EmailIn, request: Request,
-                      idempotency_key: str | None = Header(default=None)) -> JSONResponse:
-        channel = channel_of(request, keys, WEB)
+                      idempotency_key: str | None = Header(default=None), channel: str = need(*WEB)) -> JSONResponse:
         return once(request, channel, idempotency_key, body.model_dump() | {"order": order_id},
                     lambda: (202, {"order": order_id, "sent_to": core.receipts.send(order_id, body.email)}))
 
     # -- network side ----------------------------------------------------------------------
     @app.post("/v1/gateways/{gateway}/callback", tags=["gateways"])
-    def callback(gateway: str, body: CallbackIn, request: Request) -> dict:
-        channel_of(request, keys, ("gateway",))
+    def callback(gateway: str, body: CallbackIn, request: Request, channel: str = need("gateway")) -> dict:
         if gateway not in core.gateways:
             raise NotFound(f"gateway: {gateway!r} is not configured; expected one of "
                            f"{', '.join(sorted(core.gateways))}", field="gateway")
@@ -230,22 +225,19 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
         return {"received": True}
 
     @app.post("/v1/ussd", tags=["ussd"])
-    def ussd(body: UssdIn, request: Request) -> dict:
-        channel_of(request, keys, ("ussd",))
+    def ussd(body: UssdIn, request: Request, channel: str = need("ussd")) -> dict:
         reply = core.ussd.handle(body.session_id, body.msisdn, body.service_code, body.text, body.market)
         return {"text": reply.text, "action": "end" if reply.end else "continue"}
 
     # -- operations ------------------------------------------------------------------------
     @app.post("/v1/admin/sweep", tags=["ops"])
-    def sweep(request: Request, older_than_s: float = 60.0) -> dict:
-        channel_of(request, keys, ("admin",))
+    def sweep(request: Request, older_than_s: float = 60.0, channel: str = need("admin")) -> dict:
         return {"reconciled": core.topups.reconcile_pending(older_than_s),
                 "bonuses_expired": core.topups.expire_bonuses(),
                 "ussd_sessions_closed": core.ussd.expire_sessions()}
 
     @app.get("/v1/admin/conservation", tags=["ops"])
-    def conservation(request: Request) -> JSONResponse:
-        channel_of(request, keys, ("admin",))
+    def conservation(request: Request, channel: str = need("admin")) -> JSONResponse:
         r = core.conservation()
         return JSONResponse({"ok": r.ok, "summary": r.summary(), "errors": r.errors, "captured": r.captured,
                              "credited": r.credited, "refunded": r.refunded, "held": r.held},
