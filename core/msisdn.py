@@ -53,12 +53,12 @@ def normalise(text: object, plan: NumberPlan, *, field: str = "msisdn") -> Msisd
     if s.startswith("+"):
         s = s[1:]
         if not s.startswith(cc):
-            raise InvalidInput(f"{field}: {raw!r} is not a {plan.country} number; expected {example}",
+            raise InvalidInput(f"{field}: {raw!r} is not a number in {plan.country}; expected {example}",
                                field=field)
         nsn = s[len(cc):]
     elif s.startswith("00"):
         if not s[2:].startswith(cc):
-            raise InvalidInput(f"{field}: {raw!r} is not a {plan.country} number; expected {example}",
+            raise InvalidInput(f"{field}: {raw!r} is not a number in {plan.country}; expected {example}",
                                field=field)
         nsn = s[2 + len(cc):]
     elif s.startswith("0"):

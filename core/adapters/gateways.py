@@ -8,6 +8,7 @@ after it is released, so a callback that calls straight back into the gateway ca
 from __future__ import annotations
 
 import random
+from abc import ABC, abstractmethod
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -54,7 +55,7 @@ def _default_otp_text(code: str, amount: Money, minutes: int) -> str:
     return f"{code} is your code to pay {amount.display()}. Valid {minutes} min. Never share it."
 
 
-class EmulatedGateway:
+class EmulatedGateway(ABC):
     """Shared machinery; subclasses set ``style`` and implement the style's steps."""
 
     style = ""
@@ -163,8 +164,9 @@ class EmulatedGateway:
             }
 
     # -- for subclasses -----------------------------------------------------------------
+    @abstractmethod
     def _new_ref(self) -> str:
-        raise NotImplementedError
+        """A new gateway reference in the style's format (SATIM UUID, Shaparak token)."""
 
     def _refresh(self, order: _Order, now: float) -> None:
         """Apply what time alone does to an order (session timeout); subclasses add more."""
