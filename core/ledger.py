@@ -10,6 +10,7 @@ Accounts (balances are credits - debits for liabilities, debits - credits for as
     held:<CUR>                         captured from a card, not yet credited or refunded
     op:<market>:bonus:<CUR>            bonus given away (expense)
     op:<market>:opening:<CUR>          opening balances of provisioned subscribers (equity)
+    op:<market>:revenue:<CUR>          airtime used (revenue)
 """
 from __future__ import annotations
 
@@ -41,6 +42,10 @@ def bonus_expense(market: str, cur: str) -> str:
 
 def opening(market: str, cur: str) -> str:
     return f"op:{market}:opening:{cur}"
+
+
+def revenue(market: str, cur: str) -> str:
+    return f"op:{market}:revenue:{cur}"
 
 
 def transfer(tx: Tx, transfer_id: str, debit: str, credit: str, amount: Money, *,

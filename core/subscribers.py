@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from core import ledger
 from core.clock import Clock
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound, Refused
 from core.market import Market, market as market_of
 from core.money import Money
 from core.msisdn import Msisdn, normalise
@@ -116,6 +116,51 @@ class Subscribers:
         buckets = tuple(BonusBucket(r["order_id"], Money(int(r["amount"]), cur), Money(int(r["remaining"]), cur),
                                     int(r["expires_ms"]), r["state"]) for r in rows)
         return Balances(msisdn, Money(main, cur), Money(sum(b.remaining.minor for b in buckets), cur), buckets)
+
+    def use_airtime(self, msisdn: str, amount: Money, usage_id: str) -> Balances:
+        """Charge airtime used (calls, data): bonus first, soonest to expire first, then the
+        main balance; operator revenue either way. Posted once per ``usage_id``; refused
+        whole if the line cannot pay it."""
+        sub = self.get(msisdn)
+        mkt = market_of(sub.market)
+        if amount.currency != mkt.currency or amount.minor <= 0:
+            raise InvalidInput(f"amount: expected a positive amount in {mkt.currency}", field="amount")
+        now_ms = int(self.clock.now() * 1000)
+
+        def run(tx: Tx) -> None:
+            if tx.one("SELECT 1 AS x FROM transfers WHERE id IN (?, ?)",
+                      (f"usage:{usage_id}", f"usage_bonus:{usage_id}")):
+                return
+            buckets = tx.all("SELECT order_id, remaining FROM bonus_buckets WHERE msisdn = ? AND state = 'active'"
+                             " AND expires_ms > ? AND remaining > 0 ORDER BY expires_ms, order_id" + tx.for_update,
+                             (msisdn, now_ms))
+            main = ledger.liability_balance(tx, ledger.sub_main(msisdn), lock=True)
+            left = amount.minor
+            from_bonus = []
+            for b in buckets:
+                take = min(left, int(b["remaining"]))
+                if take:
+                    from_bonus.append((b["order_id"], take))
+                    left -= take
+            if left > main:
+                raise Refused(f"msisdn: {msisdn} has {Money(main, mkt.currency)} and a usable bonus of "
+                              f"{Money(amount.minor - left, mkt.currency)}; {amount} cannot be charged",
+                              field="msisdn")
+            for order_id, take in from_bonus:
+                tx.execute("UPDATE bonus_buckets SET remaining = remaining - ?, state = CASE WHEN remaining = ?"
+                           " THEN 'used' ELSE state END WHERE order_id = ?", (take, take, order_id))
+            bonus_total = amount.minor - left
+            if bonus_total:
+                ledger.transfer(tx, f"usage_bonus:{usage_id}", ledger.sub_bonus(msisdn),
+                                ledger.revenue(mkt.code, mkt.currency), Money(bonus_total, mkt.currency),
+                                kind="usage", order_id=None, at_ms=now_ms)
+            if left:
+                ledger.transfer(tx, f"usage:{usage_id}", ledger.sub_main(msisdn),
+                                ledger.revenue(mkt.code, mkt.currency), Money(left, mkt.currency),
+                                kind="usage", order_id=None, at_ms=now_ms)
+
+        self.store.run(run)
+        return self.balances(msisdn)
 
     def saved_recipients(self, owner: str) -> list[str]:
         with self.store.transaction() as tx:
