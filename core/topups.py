@@ -215,17 +215,23 @@ class Topups:
     def on_gateway_notify(self, gateway: str, gateway_ref: str) -> None:
         """A callback: never trusted for its content, only as a reason to ask for the status."""
         with self.store.transaction() as tx:
-            row = tx.one("SELECT id FROM orders WHERE gateway = ? AND gateway_ref = ?", (gateway, gateway_ref))
+            row = tx.one("SELECT * FROM orders WHERE gateway = ? AND gateway_ref = ?", (gateway, gateway_ref))
         if row is None:
             log.warning("callback for unknown payment %s/%s ignored", gateway, gateway_ref)
             return
-        self.reconcile(row["id"])
+        self._reconcile(Order.from_row(row))
 
     def reconcile(self, order_id: str) -> Order:
         """Ask the gateway where the payment stands and apply it (safe to call any time)."""
-        order = self.get(order_id)
-        if order.gateway_ref is None or order.state in (State.REFUSED, State.REFUNDED):
+        return self._reconcile(self.get(order_id))
+
+    def _reconcile(self, order: Order) -> Order:
+        # A credited order has nothing left to learn: a later refund by the gateway is a
+        # settlement discrepancy, not something a callback may undo. A FAILED order is still
+        # asked: the gateway may have captured after we gave up.
+        if order.gateway_ref is None or order.state in (State.REFUSED, State.REFUNDED, State.CREDITED):
             return order
+        order_id = order.id
         try:
             payment = self.gateways[order.gateway].status(order.gateway_ref)
         except (GatewayError, GatewayTimeout) as e:
@@ -434,11 +440,12 @@ class Topups:
             reason=reason, order=order.id))
 
     def _success_notices(self, order: Order, mkt: Market) -> list[Notice]:
-        balances = self.subscribers.balances(order.recipient)
+        with self.store.transaction() as tx:
+            main = Money(ledger.liability_balance(tx, ledger.sub_main(order.recipient)), mkt.currency)
+            recipient_lang = find_subscriber(tx, order.recipient).language
         out = [Notice(mkt.code, order.payer, "sms_topup_ok", order.language, dict(
             amount=self._fmt(mkt, order.amount), msisdn=self._national(mkt, order.recipient),
-            balance=self._fmt(mkt, balances.main), order=order.id))]
-        recipient_lang = self.subscribers.get(order.recipient).language
+            balance=self._fmt(mkt, main), order=order.id))]
         if order.kind == "gift":
             out.append(Notice(mkt.code, order.recipient, "sms_gift_received", recipient_lang, dict(
                 amount=self._fmt(mkt, order.amount), payer=self._national(mkt, order.payer))))
