@@ -31,7 +31,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from hil.demo import run_demo
-    return run_demo(args.db, seed=args.seed)
+    return run_demo(args.db, seed=args.seed, keep=args.keep)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="walk one web top-up and one USSD top-up through the core")
     p.add_argument("--db", default=None, help="store URL (default: a fresh SQLite file in a temp dir)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--keep", action="store_true", help="keep the demo's SQLite file for a look afterwards")
     p.set_defaults(run=_demo)
 
     args = parser.parse_args(argv)

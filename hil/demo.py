@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+import shutil
 import tempfile
 import time
 import uuid
@@ -60,9 +61,18 @@ def _wait_state(w: Walk, order_id: str, states: set[str], timeout_s: float = 10.
         time.sleep(0.05)
 
 
-def run_demo(db_url: str | None, *, seed: int = 7) -> int:
+def run_demo(db_url: str | None, *, seed: int = 7, keep: bool = False) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="rbench-demo-"))
-    db_url = db_url or f"sqlite:///{workdir / 'rbench.db'}"
+    try:
+        return _run(db_url or f"sqlite:///{workdir / 'rbench.db'}", seed)
+    finally:
+        if keep and db_url is None:
+            print(f"the demo's database is kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(db_url: str, seed: int) -> int:
     core = wall_clock_core(db_url, seed=seed)
     rng = random.Random(seed)
     print(f"rbench demo: core on {core.store.dialect} ({db_url}), emulated card gateways and SMSC")
