@@ -143,10 +143,12 @@ def conservation_check(store: Store, gateway_net: dict[tuple[str, str], int] | N
                 " (SELECT 1 FROM transfers t WHERE t.order_id = o.id AND t.kind IN ('credit', 'capture'))"):
             want_credit = 1 if row["state"] == "credited" else 0
             if int(row["credits"]) != want_credit:
-                r.errors.append(f"order {row['id']} ({row['state']}) has {row['credits']} credits, expected {want_credit}")
+                r.errors.append(f"order {row['id']} ({row['state']}) has {row['credits']} credits, "
+                                f"expected {want_credit}")
             if int(row["captures"]) != 1:
                 r.errors.append(f"order {row['id']} ({row['state']}) has {row['captures']} captures, expected 1")
-        for row in tx.all("SELECT id, credits - debits AS b FROM accounts WHERE id LIKE 'sub:%' AND credits < debits"):
+        for row in tx.all("SELECT id, credits - debits AS b FROM accounts"
+                          " WHERE id LIKE 'sub:%' AND credits < debits"):
             r.errors.append(f"account {row['id']} is negative ({row['b']})")
         if gateway_net is not None:
             clearing = {row["id"]: int(row["b"]) for row in

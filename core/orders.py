@@ -28,22 +28,6 @@ class State(StrEnum):
 
 
 UNPAID = (State.CREATED, State.PENDING_PAYMENT, State.OTP_PENDING, State.AUTHORISED)
-FINAL = (State.CREDITED, State.REFUNDED, State.FAILED, State.REFUSED)
-
-NEXT: dict[State, set[State]] = {
-    State.CREATED: {State.PENDING_PAYMENT, State.FAILED},
-    State.PENDING_PAYMENT: {State.OTP_PENDING, State.AUTHORISED, State.PAID, State.FAILED},
-    State.OTP_PENDING: {State.OTP_PENDING, State.AUTHORISED, State.PAID, State.FAILED},
-    State.AUTHORISED: {State.PAID, State.FAILED},
-    State.PAID: {State.CREDITED, State.REFUND_PENDING},
-    State.REFUND_PENDING: {State.REFUNDED},
-    State.CREDITED: set(), State.REFUNDED: set(), State.FAILED: set(), State.REFUSED: set(),
-}
-
-
-def may_move(a: State, b: State) -> bool:
-    return b in NEXT[a]
-
 
 @dataclass(frozen=True)
 class Order:

@@ -19,7 +19,7 @@ from core.digits import to_local_digits
 from core.errors import Conflict, GatewayUnavailable, InvalidInput, NotFound, Refused
 from core.market import Market, market as market_of
 from core.money import Money
-from core.orders import FINAL, UNPAID, Order, State
+from core.orders import UNPAID, Order, State
 from core.ports import Card, CardGateway, GatewayError, GatewayTimeout, Payment, PaymentStatus, SmsSender
 from core.store import Store, Tx
 from core.subscribers import Subscribers, find as find_subscriber, save_recipient

@@ -1,5 +1,4 @@
 """Shaparak-style payments (F4): verify within the window, or the gateway reverses."""
-import pytest
 
 from core.adapters.gateway_profile import GatewayProfile
 from core.cards import parse_card

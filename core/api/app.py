@@ -149,7 +149,8 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
         return once(request, channel, idempotency_key, body.model_dump(), run)
 
     @app.get("/v1/subscribers/{msisdn}", tags=["subscribers"])
-    def subscriber(msisdn: str, request: Request, market: str | None = None, channel: str = need("web", "app", "admin", "ussd")) -> dict:
+    def subscriber(msisdn: str, market: str | None = None,
+                   channel: str = need("web", "app", "admin", "ussd")) -> dict:
         e164 = _e164(msisdn, market)
         b = core.subscribers.balances(e164)
         sub = core.subscribers.get(e164)
@@ -178,7 +179,7 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
                     lambda: order_answer(core.topups.create(req, order_id=order_id)))
 
     @app.get("/v1/topups/{order_id}", tags=["topups"])
-    def get_topup(order_id: str, request: Request, channel: str = need(*WEB)) -> dict:
+    def get_topup(order_id: str, channel: str = need(*WEB)) -> dict:
         return core.topups.get(order_id).public()
 
     @app.post("/v1/topups/{order_id}/card", tags=["topups"])
@@ -196,16 +197,17 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
                     lambda: (200, core.topups.confirm_otp(order_id, body.otp).public()))
 
     @app.post("/v1/topups/{order_id}/otp/resend", tags=["topups"])
-    def resend(order_id: str, request: Request, idempotency_key: str | None = Header(default=None), channel: str = need(*WEB)) -> JSONResponse:
+    def resend(order_id: str, request: Request, idempotency_key: str | None = Header(default=None),
+               channel: str = need(*WEB)) -> JSONResponse:
         return once(request, channel, idempotency_key, {"order": order_id},
                     lambda: (200, core.topups.resend_otp(order_id).public()))
 
     @app.post("/v1/topups/{order_id}/reconcile", tags=["topups"])
-    def reconcile(order_id: str, request: Request, channel: str = need(*WEB)) -> dict:
+    def reconcile(order_id: str, channel: str = need(*WEB)) -> dict:
         return core.topups.reconcile(order_id).public()
 
     @app.get("/v1/topups/{order_id}/receipt", tags=["receipts"], response_class=PlainTextResponse)
-    def receipt(order_id: str, request: Request, channel: str = need(*WEB)) -> Response:
+    def receipt(order_id: str, channel: str = need(*WEB)) -> Response:
         return PlainTextResponse(core.receipts.text(order_id), headers={
             "Content-Disposition": f'attachment; filename="receipt-{order_id}.txt"'})
 
@@ -217,7 +219,7 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
 
     # -- network side ----------------------------------------------------------------------
     @app.post("/v1/gateways/{gateway}/callback", tags=["gateways"])
-    def callback(gateway: str, body: CallbackIn, request: Request, channel: str = need("gateway")) -> dict:
+    def callback(gateway: str, body: CallbackIn, channel: str = need("gateway")) -> dict:
         if gateway not in core.gateways:
             raise NotFound(f"gateway: {gateway!r} is not configured; expected one of "
                            f"{', '.join(sorted(core.gateways))}", field="gateway")
@@ -225,19 +227,19 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
         return {"received": True}
 
     @app.post("/v1/ussd", tags=["ussd"])
-    def ussd(body: UssdIn, request: Request, channel: str = need("ussd")) -> dict:
+    def ussd(body: UssdIn, channel: str = need("ussd")) -> dict:
         reply = core.ussd.handle(body.session_id, body.msisdn, body.service_code, body.text, body.market)
         return {"text": reply.text, "action": "end" if reply.end else "continue"}
 
     # -- operations ------------------------------------------------------------------------
     @app.post("/v1/admin/sweep", tags=["ops"])
-    def sweep(request: Request, older_than_s: float = 60.0, channel: str = need("admin")) -> dict:
+    def sweep(older_than_s: float = 60.0, channel: str = need("admin")) -> dict:
         return {"reconciled": core.topups.reconcile_pending(older_than_s),
                 "bonuses_expired": core.topups.expire_bonuses(),
                 "ussd_sessions_closed": core.ussd.expire_sessions()}
 
     @app.get("/v1/admin/conservation", tags=["ops"])
-    def conservation(request: Request, channel: str = need("admin")) -> JSONResponse:
+    def conservation(channel: str = need("admin")) -> JSONResponse:
         r = core.conservation()
         return JSONResponse({"ok": r.ok, "summary": r.summary(), "errors": r.errors, "captured": r.captured,
                              "credited": r.credited, "refunded": r.refunded, "held": r.held},
