@@ -11,6 +11,9 @@ Accounts (balances are credits - debits for liabilities, debits - credits for as
     op:<market>:bonus:<CUR>            bonus given away (expense)
     op:<market>:opening:<CUR>          opening balances of provisioned subscribers (equity)
     op:<market>:revenue:<CUR>          airtime used (revenue)
+    bank:<CUR>                         the operator's bank account (asset)
+    agent:<id>:<CUR>                   a kiosk agent's float (liability); wallet:, bankapp:, postal:
+                                       clearing accounts of the other payment methods (assets)
 """
 from __future__ import annotations
 
@@ -42,6 +45,11 @@ def bonus_expense(market: str, cur: str) -> str:
 
 def opening(market: str, cur: str) -> str:
     return f"op:{market}:opening:{cur}"
+
+
+def bank(cur: str) -> str:
+    """The operator's own bank account (asset): float deposits, settlements, payouts."""
+    return f"bank:{cur}"
 
 
 def revenue(market: str, cur: str) -> str:

@@ -34,10 +34,14 @@ class Order:
     id: str
     market: str
     channel: str
-    kind: str            # self | gift
-    product: str         # normal | amazing
-    payer: str
-    recipient: str
+    purpose: str         # topup | bill | vend
+    target: str | None   # what is paid for: bill id, meter number (top-ups: the recipient)
+    method: str          # card | kiosk | wallet | bank | mandate
+    method_account: str | None   # kiosk agent, wallet provider, bank, postal account
+    kind: str | None     # top-ups: self | gift
+    product: str | None  # top-ups: normal | amazing
+    payer: str | None
+    recipient: str | None
     amount: Money
     bonus: Money
     bonus_hours: int
@@ -58,7 +62,8 @@ class Order:
     @classmethod
     def from_row(cls, r: dict) -> "Order":
         cur = r["currency"]
-        return cls(r["id"], r["market"], r["channel"], r["kind"], r["product"], r["payer"], r["recipient"],
+        return cls(r["id"], r["market"], r["channel"], r["purpose"], r["target"], r["method"],
+                   r["method_account"], r["kind"], r["product"], r["payer"], r["recipient"],
                    Money(int(r["amount"]), cur), Money(int(r["bonus"]), cur), int(r["bonus_hours"]),
                    r["gateway"], r["gateway_ref"], r["form_url"], State(r["state"]), r["reason"],
                    r["masked_pan"], bool(r["save_recipient"]), r["language"], r["email"],
@@ -69,7 +74,8 @@ class Order:
     def public(self) -> dict:
         """The order as the API shows it: never more of a card than first 6 / last 4."""
         return {
-            "id": self.id, "market": self.market, "channel": self.channel, "kind": self.kind,
+            "id": self.id, "market": self.market, "channel": self.channel, "purpose": self.purpose,
+            "target": self.target, "method": self.method, "kind": self.kind,
             "product": self.product, "payer": self.payer, "recipient": self.recipient,
             "amount": {"value": self.amount.major_str(), "currency": self.amount.currency,
                        "minor": self.amount.minor},

@@ -9,7 +9,8 @@ from core.errors import Conflict, InvalidInput
 from core.market import market as market_of
 from core.orders import Order, State
 from core.ports import Email, EmailMessage
-from core.topups import _EMAIL, Topups
+from core.payments import Payments
+from core.topups import _EMAIL
 
 _LABELS = {
     "ar": ("إيصال شحن", "المرجع", "التاريخ", "الرقم", "المبلغ", "مكافأة", "البطاقة", "القناة"),
@@ -42,15 +43,15 @@ def receipt_text(order: Order) -> str:
 
 
 class Receipts:
-    def __init__(self, topups: Topups, email: Email) -> None:
-        self.topups, self.email = topups, email
+    def __init__(self, payments: Payments, email: Email) -> None:
+        self.payments, self.email = payments, email
 
     def text(self, order_id: str) -> str:
-        return receipt_text(self.topups.get(order_id))
+        return receipt_text(self.payments.get(order_id))
 
     def send(self, order_id: str, to: object | None = None) -> str:
         """E-mail the receipt to ``to`` or to the address given with the order; returns it."""
-        order = self.topups.get(order_id)
+        order = self.payments.get(order_id)
         address = to if to is not None else order.email
         if not isinstance(address, str) or not _EMAIL.match(address):
             raise InvalidInput(f"email: {address!r} is not an e-mail address; give one in the request "

@@ -212,7 +212,7 @@ class UssdApp:
                                      cap=to_local_digits(mkt.balance_cap.display(), mkt.display_digits)), True)
             if order.state is State.PENDING_PAYMENT:
                 card = parse_card(pan=p.pan, expiry=p.expiry, pin2=p.pin2, now=self.clock.now(), need_pin2=True)
-                order = self.topups.submit_card(order.id, card)
+                order = self.topups.payments.submit_card(order.id, card)
         except RechargeError as e:
             return UssdReply(say("ussd_refused", reason=e.message[:40]), True)
         if order.state is State.FAILED:

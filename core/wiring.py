@@ -21,6 +21,7 @@ from core.clock import Clock, ImmediateScheduler, Scheduler, SystemClock
 from core.idempotency import Idempotency
 from core.ledger import ConservationReport, conservation_check
 from core.market import load_markets
+from core.payments import Payments
 from core.ports import CardGateway, Email, SmsSender
 from core.receipts import Receipts
 from core.store import Store, open_store
@@ -48,6 +49,7 @@ class Core:
     clock: Clock
     scheduler: Scheduler
     subscribers: Subscribers
+    payments: Payments
     topups: Topups
     ussd: UssdApp
     receipts: Receipts
@@ -102,9 +104,9 @@ def build_core(db_url: str | Store, *, clock: Clock | None = None, scheduler: Sc
         issuer = Issuer(clock)
         gateways = emulated_gateways(clock, scheduler, seed, issuer, sms, gateway_profile)
     subscribers = Subscribers(store, clock)
-    topups = Topups(store, clock, subscribers, gateways, sms,
-                    new_id or seeded_ids(stream(seed, "order-ids")))
-    return Core(store=store, clock=clock, scheduler=scheduler, subscribers=subscribers, topups=topups,
-                ussd=UssdApp(store, clock, subscribers, topups), receipts=Receipts(topups, email),
+    payments = Payments(store, clock, gateways, sms)
+    topups = Topups(store, clock, subscribers, payments, new_id or seeded_ids(stream(seed, "order-ids")))
+    return Core(store=store, clock=clock, scheduler=scheduler, subscribers=subscribers, payments=payments,
+                topups=topups, ussd=UssdApp(store, clock, subscribers, topups), receipts=Receipts(payments, email),
                 idempotency=Idempotency(store, clock), sms=sms, email=email, gateways=gateways,
                 issuer=issuer)

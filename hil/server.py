@@ -40,7 +40,7 @@ def start_sweeper(core: Core, every_s: float = 30.0, older_than_s: float = 60.0)
     def run() -> None:
         while not stop.wait(every_s):
             try:
-                core.topups.reconcile_pending(older_than_s)
+                core.payments.reconcile_pending(older_than_s)
                 core.topups.expire_bonuses()
                 core.ussd.expire_sessions()
             except Exception:

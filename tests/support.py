@@ -44,8 +44,8 @@ class World:
         return re.search(r"(\d{6})", inbox[-1].text).group(1)
 
     def pay_web(self, order: Order, c: IssuedCard) -> Order:
-        order = self.core.topups.submit_card(order.id, self.card_data(c))
-        return self.core.topups.confirm_otp(order.id, self.last_otp(c.phone))
+        order = self.core.payments.submit_card(order.id, self.card_data(c))
+        return self.core.payments.confirm_otp(order.id, self.last_otp(c.phone))
 
     def settle_time(self, seconds: float = 60) -> None:
         """Let scheduled callbacks and SMS deliveries happen."""

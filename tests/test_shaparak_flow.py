@@ -20,10 +20,10 @@ def test_callback_verify_credit_settle(store_url):
     card = w.card(PAYER)
     order = w.topup("IR", "09351234567", "50000", payer="09121234567", save_recipient=True)
     assert order.gateway == "shaparak"
-    order = w.core.topups.submit_card(order.id, pin_card(w, card))
+    order = w.core.payments.submit_card(order.id, pin_card(w, card))
     assert order.state in (State.AUTHORISED, State.CREDITED)
     w.settle_time()
-    order = w.core.topups.get(order.id)
+    order = w.core.payments.get(order.id)
     assert order.state is State.CREDITED
     assert w.core.gateways["shaparak"].status(order.gateway_ref).status.value == "settled"
     assert w.balance(FRIEND) == 50000
@@ -40,7 +40,7 @@ def test_verify_window_missed_reverses_and_nothing_is_credited(store_url):
     gw = w.core.gateways["shaparak"]
     gw.submit_card(order.gateway_ref, pin_card(w, card))    # paid on the gateway page; no callback
     w.clock.advance(w.core.gateways["shaparak"].verify_window_s + 1)
-    order = w.core.topups.reconcile(order.id)
+    order = w.core.payments.reconcile(order.id)
     assert order.state is State.FAILED
     assert w.balance(PAYER) == 0
     assert w.core.issuer.balance(card.card_id, "IRR") == before
@@ -56,8 +56,8 @@ def test_cap_hit_before_verify_reverses_instead(store_url):
     gw = w.core.gateways["shaparak"]
     gw.submit_card(a.gateway_ref, pin_card(w, card))
     gw.submit_card(b.gateway_ref, pin_card(w, card))
-    assert w.core.topups.reconcile(a.id).state is State.CREDITED
-    b = w.core.topups.reconcile(b.id)
+    assert w.core.payments.reconcile(a.id).state is State.CREDITED
+    b = w.core.payments.reconcile(b.id)
     assert b.state is State.FAILED and b.reason == "balance_cap"
     assert w.balance(PAYER) == 2000000
     assert gw.status(b.gateway_ref).status.value == "reversed"

@@ -33,18 +33,18 @@ def test_self_topup_by_card_and_otp_is_credited_once(w):
     card = w.card(PAYER)
     order = w.topup("DZ", "0551234567", "1000", payer="0661234567")
     assert order.state is State.PENDING_PAYMENT and order.form_url
-    order = w.core.topups.submit_card(order.id, w.card_data(card))
+    order = w.core.payments.submit_card(order.id, w.card_data(card))
     assert order.state is State.OTP_PENDING and order.masked_pan == card.pan[:6] + "******" + card.pan[-4:]
     code = w.last_otp(PAYER)
     otp_sms = w.core.sms.inbox(PAYER)[-1]
     assert otp_sms.to == card.phone and "1,000.00 DZD" in otp_sms.text and code in otp_sms.text
-    order = w.core.topups.confirm_otp(order.id, code)
+    order = w.core.payments.confirm_otp(order.id, code)
     assert order.state is State.CREDITED
     assert w.balance(ALI) == 110000
     w.settle_time()
     for _ in range(3):                       # duplicate and late callbacks change nothing
-        w.core.topups.on_gateway_notify("satim", order.gateway_ref)
-        w.core.topups.reconcile(order.id)
+        w.core.payments.on_gateway_notify("satim", order.gateway_ref)
+        w.core.payments.reconcile(order.id)
     assert w.balance(ALI) == 110000
     texts = w.sms_to(PAYER)
     assert sum("Recharge de 1,000.00 DZD" in t for t in texts) == 1, texts   # French, once
@@ -104,65 +104,65 @@ def test_balance_cap_at_credit_time_refunds_the_card(w):
 
 def test_three_wrong_otps_fail_the_order(w):
     card = w.card(PAYER)
-    order = w.core.topups.submit_card(w.topup("DZ", "0551234567", "100").id, w.card_data(card))
+    order = w.core.payments.submit_card(w.topup("DZ", "0551234567", "100").id, w.card_data(card))
     good = w.last_otp(PAYER)
     wrong = "000000" if good != "000000" else "111111"
     for left in (2, 1):
         with pytest.raises(Refused) as e:
-            w.core.topups.confirm_otp(order.id, wrong)
+            w.core.payments.confirm_otp(order.id, wrong)
         assert str(left) in e.value.message
-    order = w.core.topups.confirm_otp(order.id, wrong)       # the third: the gateway declines
+    order = w.core.payments.confirm_otp(order.id, wrong)       # the third: the gateway declines
     assert order.state is State.FAILED
     with pytest.raises(Conflict):
-        w.core.topups.confirm_otp(order.id, good)
+        w.core.payments.confirm_otp(order.id, good)
     assert w.balance(ALI) == 10000
 
 
 def test_non_digit_otp_costs_no_attempt(w):
     card = w.card(PAYER)
-    order = w.core.topups.submit_card(w.topup("DZ", "0551234567", "100").id, w.card_data(card))
+    order = w.core.payments.submit_card(w.topup("DZ", "0551234567", "100").id, w.card_data(card))
     for bad in ("12a456", "123"):
         with pytest.raises(Refused):
-            w.core.topups.confirm_otp(order.id, bad)
+            w.core.payments.confirm_otp(order.id, bad)
     code = w.last_otp(PAYER)
     arabic = code.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
-    assert w.core.topups.confirm_otp(order.id, arabic).state is State.CREDITED
+    assert w.core.payments.confirm_otp(order.id, arabic).state is State.CREDITED
 
 
 def test_otp_expires_after_its_validity(w):
     card = w.card(PAYER)
-    order = w.core.topups.submit_card(w.topup("DZ", "0551234567", "100").id, w.card_data(card))
+    order = w.core.payments.submit_card(w.topup("DZ", "0551234567", "100").id, w.card_data(card))
     code = w.last_otp(PAYER)
     w.clock.advance(121)
     try:
-        order = w.core.topups.confirm_otp(order.id, code)
+        order = w.core.payments.confirm_otp(order.id, code)
     except Refused as e:
         assert "expired" in e.message
-    assert w.core.topups.get(order.id).state is State.FAILED
+    assert w.core.payments.get(order.id).state is State.FAILED
     assert w.balance(ALI) == 10000
 
 
 def test_otp_resends_are_limited(w):
     card = w.card(PAYER)
-    order = w.core.topups.submit_card(w.topup("DZ", "0551234567", "100").id, w.card_data(card))
+    order = w.core.payments.submit_card(w.topup("DZ", "0551234567", "100").id, w.card_data(card))
     for _ in range(3):
-        w.core.topups.resend_otp(order.id)
+        w.core.payments.resend_otp(order.id)
     with pytest.raises(Refused):
-        w.core.topups.resend_otp(order.id)
+        w.core.payments.resend_otp(order.id)
     w.clock.advance(0)
     assert len(w.core.sms.inbox(PAYER)) == 4
-    assert w.core.topups.confirm_otp(order.id, w.last_otp(PAYER)).state is State.CREDITED
+    assert w.core.payments.confirm_otp(order.id, w.last_otp(PAYER)).state is State.CREDITED
 
 
 def test_declined_card(w):
     card = w.card(PAYER, DZD=1000)       # 10 DZD on the card
     order = w.topup("DZ", "0551234567", "100")
     try:
-        w.core.topups.submit_card(order.id, w.card_data(card))
+        w.core.payments.submit_card(order.id, w.card_data(card))
     except Refused as e:
         assert "insufficient" in e.message.lower() or "funds" in e.message.lower(), e.message
     w.settle_time()
-    order = w.core.topups.get(order.id)
+    order = w.core.payments.get(order.id)
     assert order.state is State.FAILED and order.reason
     assert any("échouée" in t or "فشل" in t for t in w.sms_to(ALI))
     assert w.balance(ALI) == 10000
@@ -173,14 +173,14 @@ def test_browser_never_came_back_resolved_by_status_query(store_url):
     w = make_world(store_url, gateway_profile=GatewayProfile(callback_loss_rate=1.0))
     w.line("DZ", "0551234567")
     card = w.card(PAYER)
-    order = w.core.topups.submit_card(w.topup("DZ", "0551234567", "200").id, w.card_data(card))
+    order = w.core.payments.submit_card(w.topup("DZ", "0551234567", "200").id, w.card_data(card))
     gw = w.core.gateways["satim"]
     assert gw.confirm_otp(order.gateway_ref, w.last_otp(PAYER)).status is PaymentStatus.PAID
     w.settle_time(120)                       # no callback ever comes
-    assert w.core.topups.get(order.id).state is State.OTP_PENDING
-    assert w.core.topups.reconcile_pending(older_than_s=60) == 1
-    assert w.core.topups.get(order.id).state is State.CREDITED
-    assert w.core.topups.reconcile_pending(older_than_s=60) == 0
+    assert w.core.payments.get(order.id).state is State.OTP_PENDING
+    assert w.core.payments.reconcile_pending(older_than_s=60) == 1
+    assert w.core.payments.get(order.id).state is State.CREDITED
+    assert w.core.payments.reconcile_pending(older_than_s=60) == 0
     assert w.balance(ALI) == 20000
     assert w.core.conservation().ok
 
@@ -189,12 +189,12 @@ def test_gateway_timeout_after_capture_is_credited_once(store_url):
     w = make_world(store_url, gateway_profile=GatewayProfile(callback_loss_rate=1.0))
     w.line("DZ", "0551234567")
     card = w.card(PAYER)
-    order = w.core.topups.submit_card(w.topup("DZ", "0551234567", "200").id, w.card_data(card))
+    order = w.core.payments.submit_card(w.topup("DZ", "0551234567", "200").id, w.card_data(card))
     gw = w.core.gateways["satim"]
     gw.profile = GatewayProfile(timeout_rate=1.0, callback_loss_rate=1.0)
-    order = w.core.topups.confirm_otp(order.id, w.last_otp(PAYER))   # charged, answer lost
+    order = w.core.payments.confirm_otp(order.id, w.last_otp(PAYER))   # charged, answer lost
     gw.profile = GatewayProfile(callback_loss_rate=1.0)
-    assert order.state is State.CREDITED or w.core.topups.reconcile(order.id).state is State.CREDITED
+    assert order.state is State.CREDITED or w.core.payments.reconcile(order.id).state is State.CREDITED
     assert w.balance(ALI) == 20000
 
 
@@ -202,7 +202,7 @@ def test_concurrent_reconciles_credit_once(store_url):
     w = make_world(store_url, gateway_profile=GatewayProfile(callback_loss_rate=1.0))
     w.line("DZ", "0551234567")
     card = w.card(PAYER)
-    order = w.core.topups.submit_card(w.topup("DZ", "0551234567", "300").id, w.card_data(card))
+    order = w.core.payments.submit_card(w.topup("DZ", "0551234567", "300").id, w.card_data(card))
     w.core.gateways["satim"].confirm_otp(order.gateway_ref, w.last_otp(PAYER))
     barrier = threading.Barrier(8)
     errors = []
@@ -210,8 +210,8 @@ def test_concurrent_reconciles_credit_once(store_url):
     def go():
         try:
             barrier.wait()
-            w.core.topups.reconcile(order.id)
-            w.core.topups.on_gateway_notify("satim", order.gateway_ref)
+            w.core.payments.reconcile(order.id)
+            w.core.payments.on_gateway_notify("satim", order.gateway_ref)
         except Exception as e:   # pragma: no cover - reported below
             errors.append(e)
     threads = [threading.Thread(target=go) for _ in range(8)]

@@ -180,7 +180,7 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
 
     @app.get("/v1/topups/{order_id}", tags=["topups"])
     def get_topup(order_id: str, channel: str = need(*WEB)) -> dict:
-        return core.topups.get(order_id).public()
+        return core.payments.get(order_id).public()
 
     @app.post("/v1/topups/{order_id}/card", tags=["topups"])
     def card(order_id: str, body: CardIn, request: Request,
@@ -188,23 +188,23 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
         c = parse_card(pan=body.pan, expiry=body.expiry, holder=body.holder, cvc2=body.cvc2,
                        pin2=body.pin2, now=core.clock.now())
         return once(request, channel, idempotency_key, body.model_dump(),
-                    lambda: (200, core.topups.submit_card(order_id, c).public()))
+                    lambda: (200, core.payments.submit_card(order_id, c).public()))
 
     @app.post("/v1/topups/{order_id}/otp", tags=["topups"])
     def otp(order_id: str, body: OtpIn, request: Request,
             idempotency_key: str | None = Header(default=None), channel: str = need(*WEB)) -> JSONResponse:
         return once(request, channel, idempotency_key, body.model_dump(),
-                    lambda: (200, core.topups.confirm_otp(order_id, body.otp).public()))
+                    lambda: (200, core.payments.confirm_otp(order_id, body.otp).public()))
 
     @app.post("/v1/topups/{order_id}/otp/resend", tags=["topups"])
     def resend(order_id: str, request: Request, idempotency_key: str | None = Header(default=None),
                channel: str = need(*WEB)) -> JSONResponse:
         return once(request, channel, idempotency_key, {"order": order_id},
-                    lambda: (200, core.topups.resend_otp(order_id).public()))
+                    lambda: (200, core.payments.resend_otp(order_id).public()))
 
     @app.post("/v1/topups/{order_id}/reconcile", tags=["topups"])
     def reconcile(order_id: str, channel: str = need(*WEB)) -> dict:
-        return core.topups.reconcile(order_id).public()
+        return core.payments.reconcile(order_id).public()
 
     @app.get("/v1/topups/{order_id}/receipt", tags=["receipts"], response_class=PlainTextResponse)
     def receipt(order_id: str, channel: str = need(*WEB)) -> Response:
@@ -223,7 +223,7 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
         if gateway not in core.gateways:
             raise NotFound(f"gateway: {gateway!r} is not configured; expected one of "
                            f"{', '.join(sorted(core.gateways))}", field="gateway")
-        core.topups.on_gateway_notify(gateway, body.gateway_ref)
+        core.payments.on_gateway_notify(gateway, body.gateway_ref)
         return {"received": True}
 
     @app.post("/v1/ussd", tags=["ussd"])
@@ -234,7 +234,7 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
     # -- operations ------------------------------------------------------------------------
     @app.post("/v1/admin/sweep", tags=["ops"])
     def sweep(older_than_s: float = 60.0, channel: str = need("admin")) -> dict:
-        return {"reconciled": core.topups.reconcile_pending(older_than_s),
+        return {"reconciled": core.payments.reconcile_pending(older_than_s),
                 "bonuses_expired": core.topups.expire_bonuses(),
                 "ussd_sessions_closed": core.ussd.expire_sessions()}
 

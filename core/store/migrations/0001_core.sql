@@ -55,14 +55,20 @@ CREATE TABLE saved_recipients (
     PRIMARY KEY (owner, recipient)
 );
 
+-- An order pays for one thing (purpose: a top-up, a bill, a meter vend; target names it) by
+-- one method (a card through a gateway, or cash at a kiosk, a wallet, a bank app, a mandate).
 CREATE TABLE orders (
     id              TEXT PRIMARY KEY,
     market          TEXT NOT NULL,
     channel         TEXT NOT NULL,
-    kind            TEXT NOT NULL CHECK (kind IN ('self', 'gift')),
-    product         TEXT NOT NULL CHECK (product IN ('normal', 'amazing')),
-    payer           TEXT NOT NULL,
-    recipient       TEXT NOT NULL,
+    purpose         TEXT NOT NULL DEFAULT 'topup',
+    target          TEXT,
+    method          TEXT NOT NULL DEFAULT 'card',
+    method_account  TEXT,
+    kind            TEXT CHECK (kind IN ('self', 'gift')),
+    product         TEXT CHECK (product IN ('normal', 'amazing')),
+    payer           TEXT,
+    recipient       TEXT,
     amount          BIGINT NOT NULL CHECK (amount > 0),
     currency        TEXT NOT NULL,
     bonus           BIGINT NOT NULL DEFAULT 0,
@@ -84,6 +90,7 @@ CREATE TABLE orders (
 CREATE UNIQUE INDEX orders_gateway_ref ON orders (gateway, gateway_ref);
 CREATE INDEX orders_state ON orders (state, updated_ms);
 CREATE INDEX orders_payer ON orders (payer, created_ms);
+CREATE INDEX orders_target ON orders (purpose, target);
 
 -- Stripe-style idempotency: same scope + key + request hash -> the stored answer.
 CREATE TABLE idempotency (

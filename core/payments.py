@@ -1,0 +1,364 @@
+"""Paying for an order, whatever it buys: by card through a gateway, or directly from a
+kiosk agent's float, a wallet provider, a bank app or a postal mandate.
+
+Nothing here waits on a gateway while holding a transaction: each step is a short transaction,
+then a port call, then another short transaction that applies what the gateway *says* (its
+status answer), guarded by the order's state and by transfer ids. That is what makes a retried
+call, a duplicate or late callback, or a crash between two steps change nothing.
+
+What an order buys is a ``Purpose`` (top-up, bill, meter vend): it may refuse at the last
+moment (the balance cap) and it fulfils inside the same transaction as the capture, so money
+is never captured without being either delivered or sent back.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from core import ledger
+from core.clock import Clock
+from core.errors import Conflict, InvalidInput, NotFound, Refused
+from core.market import market as market_of
+from core.money import Money
+from core.orders import UNPAID, Order, State
+from core.ports import Card, CardGateway, GatewayError, GatewayTimeout, Payment, PaymentStatus, SmsSender
+from core.store import Store, Tx
+
+log = logging.getLogger("rbench.payments")
+DIRECT_METHODS = ("kiosk", "wallet", "bank", "mandate")
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An SMS to send once the transaction that caused it has committed."""
+
+    market: str
+    to: str
+    key: str
+    lang: str
+    values: dict
+
+
+class Purpose(Protocol):
+    name: str
+
+    def refusal(self, tx: Tx, order: Order) -> str | None:
+        """A reason to refuse delivery now (money goes back), or None."""
+
+    def fulfil(self, tx: Tx, order: Order, now_ms: int) -> None:
+        """Deliver: post ``credit:<order>`` from ``held`` to the target, and its side effects."""
+
+    def notices(self, order: Order, event: str) -> list[Notice]:
+        """SMS for ``event``: "credited", "refused" (at credit time) or "failed"."""
+
+
+def clearing_account(method: str, account: str, cur: str) -> str:
+    """Where a direct payment's money comes from (what the payer's side owes or holds)."""
+    return {"kiosk": f"agent:{account}:{cur}", "wallet": f"wallet:{account}:{cur}",
+            "bank": f"bankapp:{account}:{cur}", "mandate": f"postal:{account}:{cur}"}[method]
+
+
+class Payments:
+    def __init__(self, store: Store, clock: Clock, gateways: dict[str, CardGateway], sms: SmsSender,
+                 *, sms_sender: str = "RBENCH") -> None:
+        self.store, self.clock, self.gateways, self.sms, self.sms_sender = store, clock, gateways, sms, sms_sender
+        self.purposes: dict[str, Purpose] = {}
+        for gw in gateways.values():
+            gw.set_notify(self.on_gateway_notify)
+
+    def add_purpose(self, purpose: Purpose) -> None:
+        self.purposes[purpose.name] = purpose
+
+    def now_ms(self) -> int:
+        return int(self.clock.now() * 1000)
+
+    # -- reading -------------------------------------------------------------------------
+    def get(self, order_id: str) -> Order:
+        with self.store.transaction() as tx:
+            row = tx.one("SELECT * FROM orders WHERE id = ?", (order_id,))
+        if row is None:
+            raise NotFound(f"order {order_id!r} does not exist", field="order_id")
+        return Order.from_row(row)
+
+    # -- starting a payment ---------------------------------------------------------------
+    def register(self, order: Order, description: str) -> Order:
+        """Register a CREATED card order with its gateway: PENDING_PAYMENT, or FAILED."""
+        if order.state is not State.CREATED:
+            return order
+        try:
+            reg = self.gateways[order.gateway].register(order.id, order.amount, description=description,
+                                                        language=order.language)
+        except (GatewayError, GatewayTimeout) as e:
+            reason = e.message if isinstance(e, GatewayError) else "gateway did not answer the registration"
+            return self.move(order.id, (State.CREATED,), State.FAILED, reason=reason)
+        return self.move(order.id, (State.CREATED,), State.PENDING_PAYMENT,
+                         gateway_ref=reg.gateway_ref, form_url=reg.form_url)
+
+    def pay_direct(self, order_id: str) -> Order:
+        """Take a kiosk / wallet / bank / mandate order's money from its clearing account and
+        deliver, in one transaction. A kiosk agent's float must cover it."""
+        def run(tx: Tx) -> tuple[Order, str | None]:
+            order = Order.from_row(tx.one("SELECT * FROM orders WHERE id = ?" + tx.for_update, (order_id,)))
+            if order.state is not State.CREATED or order.method not in DIRECT_METHODS:
+                return order, None
+            cur = order.amount.currency
+            source = clearing_account(order.method, order.method_account or "", cur)
+            purpose = self.purposes[order.purpose]
+            now_ms = self.now_ms()
+            reason = purpose.refusal(tx, order)
+            if order.method == "kiosk" and ledger.liability_balance(tx, source, lock=True) < order.amount.minor:
+                reason = f"agent_float_low: agent {order.method_account} must deposit float first"
+            if reason is not None:     # nothing taken: the payer's side keeps its money
+                self.update(tx, order.id, State.FAILED, now_ms, reason=reason)
+                return Order.from_row(tx.one("SELECT * FROM orders WHERE id = ?", (order_id,))), "failed"
+            ledger.transfer(tx, f"capture:{order.id}", source, ledger.held(cur), order.amount,
+                            kind="capture", order_id=order.id, at_ms=now_ms)
+            purpose.fulfil(tx, order, now_ms)
+            self.update(tx, order.id, State.CREDITED, now_ms, paid_ms=now_ms, credited_ms=now_ms)
+            return Order.from_row(tx.one("SELECT * FROM orders WHERE id = ?", (order_id,))), "credited"
+        order, event = self.store.run(run)
+        if event is not None:
+            self.send(self.purposes[order.purpose].notices(order, event))
+        return order
+
+    def deposit_float(self, agent: str, amount: Money, ref: str) -> int:
+        """A kiosk agent pays float in (cash to the operator's bank); returns the new float."""
+        def run(tx: Tx) -> int:
+            account = clearing_account("kiosk", agent, amount.currency)
+            ledger.transfer(tx, f"float:{ref}", ledger.bank(amount.currency), account, amount,
+                            kind="float", order_id=None, at_ms=self.now_ms())
+            return ledger.liability_balance(tx, account)
+        return self.store.run(run)
+
+    # -- card steps ------------------------------------------------------------------------
+    def submit_card(self, order_id: str, card: Card) -> Order:
+        order = self.get(order_id)
+        if order.state is not State.PENDING_PAYMENT:
+            raise Conflict(f"order {order_id} is {order.state}; card details are taken while it is "
+                           "pending_payment", field="order_id")
+        try:
+            payment = self.gateways[order.gateway].submit_card(order.gateway_ref, card)
+        except GatewayError as e:
+            self.reconcile(order_id)
+            raise Refused(e.message, field=e.field or "card", gateway_code=e.code) from None
+        except GatewayTimeout:
+            return self.reconcile(order_id)
+        return self._apply(order_id, payment, masked_pan=card.masked)
+
+    def confirm_otp(self, order_id: str, otp: object) -> Order:
+        order = self.get(order_id)
+        if not isinstance(otp, str):
+            raise InvalidInput("otp: expected the code from the SMS as a string of digits", field="otp")
+        if order.state is not State.OTP_PENDING:
+            raise Conflict(f"order {order_id} is {order.state}; a code is expected while it is "
+                           "otp_pending", field="order_id")
+        try:
+            payment = self.gateways[order.gateway].confirm_otp(order.gateway_ref, otp)
+        except GatewayError as e:
+            after = self.reconcile(order_id)
+            raise Refused(e.message, field="otp", gateway_code=e.code, state=str(after.state)) from None
+        except GatewayTimeout:
+            return self.reconcile(order_id)
+        return self._apply(order_id, payment)
+
+    def resend_otp(self, order_id: str) -> Order:
+        order = self.get(order_id)
+        if order.state is not State.OTP_PENDING:
+            raise Conflict(f"order {order_id} is {order.state}; a code can be resent while it is "
+                           "otp_pending", field="order_id")
+        try:
+            payment = self.gateways[order.gateway].resend_otp(order.gateway_ref)
+        except GatewayError as e:
+            raise Refused(e.message, field="otp", gateway_code=e.code) from None
+        return self._apply(order_id, payment)
+
+    # -- learning outcomes -----------------------------------------------------------------
+    def on_gateway_notify(self, gateway: str, gateway_ref: str) -> None:
+        """A callback: never trusted for its content, only as a reason to ask for the status."""
+        with self.store.transaction() as tx:
+            row = tx.one("SELECT * FROM orders WHERE gateway = ? AND gateway_ref = ?", (gateway, gateway_ref))
+        if row is None:
+            log.warning("callback for unknown payment %s/%s ignored", gateway, gateway_ref)
+            return
+        self._reconcile(Order.from_row(row))
+
+    def reconcile(self, order_id: str) -> Order:
+        """Ask the gateway where the payment stands and apply it (safe to call any time)."""
+        return self._reconcile(self.get(order_id))
+
+    def _reconcile(self, order: Order) -> Order:
+        # A credited order has nothing left to learn: a later refund by the gateway is a
+        # settlement discrepancy, not something a callback may undo. A FAILED order is still
+        # asked: the gateway may have captured after we gave up.
+        if (order.gateway_ref is None or order.gateway not in self.gateways
+                or order.state in (State.REFUSED, State.REFUNDED, State.CREDITED)):
+            return order
+        try:
+            payment = self.gateways[order.gateway].status(order.gateway_ref)
+        except (GatewayError, GatewayTimeout) as e:
+            log.info("status of %s unavailable: %s", order.id, e)
+            return order
+        return self._apply(order.id, payment)
+
+    def reconcile_pending(self, older_than_s: float = 60.0, limit: int = 500) -> int:
+        """Sweep card orders whose outcome we have not heard of (the browser never came back)."""
+        cutoff = self.now_ms() - int(older_than_s * 1000)
+        waiting = tuple(str(s) for s in (*UNPAID[1:], State.PAID, State.REFUND_PENDING))
+        with self.store.transaction() as tx:
+            rows = tx.all(f"SELECT id FROM orders WHERE state IN ({','.join('?' * len(waiting))})"
+                          " AND method = 'card' AND updated_ms <= ? ORDER BY updated_ms LIMIT ?",
+                          (*waiting, cutoff, limit))
+        for row in rows:
+            self.reconcile(row["id"])
+        return len(rows)
+
+    def _apply(self, order_id: str, p: Payment, *, masked_pan: str | None = None) -> Order:
+        s = p.status
+        if s in (PaymentStatus.REGISTERED, PaymentStatus.OTP_PENDING):
+            return self.move(order_id, (State.PENDING_PAYMENT, State.OTP_PENDING),
+                             State.OTP_PENDING if s is PaymentStatus.OTP_PENDING else None,
+                             masked_pan=masked_pan or p.masked_pan)
+        if s is PaymentStatus.AUTHORISED:
+            order = self.move(order_id, (State.PENDING_PAYMENT, State.OTP_PENDING, State.AUTHORISED),
+                              State.AUTHORISED, masked_pan=masked_pan or p.masked_pan)
+            return self._verify(order) if order.state is State.AUTHORISED else order
+        if s.captured:
+            order, moved = self.store.run(lambda tx: self._capture_and_fulfil(tx, order_id, p))
+            return self._after_capture(order, p, moved)
+        if s in (PaymentStatus.REFUNDED, PaymentStatus.REVERSED):
+            order = self.get(order_id)
+            if order.state in (State.PAID, State.REFUND_PENDING):
+                return self._refunded(order_id)
+            if order.state is State.CREDITED:
+                log.error("gateway says %s of credited order %s was %s: left for settlement",
+                          p.gateway_ref, order_id, s)
+                return order
+        if s in (PaymentStatus.DECLINED, PaymentStatus.EXPIRED, PaymentStatus.CANCELLED,
+                 PaymentStatus.REVERSED):
+            order, moved = self.try_move(order_id, UNPAID, State.FAILED, reason=p.reason or str(s))
+            if moved:
+                self.send(self.purposes[order.purpose].notices(order, "failed"))
+            return order
+        return self.get(order_id)
+
+    def _verify(self, order: Order) -> Order:
+        """Shaparak style: verify within the window, or reverse if delivery would be refused."""
+        gw = self.gateways[order.gateway]
+        purpose = self.purposes[order.purpose]
+        with self.store.transaction() as tx:
+            reason = purpose.refusal(tx, order)
+        try:
+            if reason is not None:
+                gw.refund(order.gateway_ref, order.amount)
+                order = self.move(order.id, (State.AUTHORISED,), State.FAILED, reason=reason)
+                self.send(purpose.notices(order, "refused"))
+                return order
+            payment = gw.verify(order.gateway_ref)
+        except GatewayError as e:
+            log.info("verify of %s refused: %s", order.id, e.message)
+            return self.reconcile(order.id)
+        except GatewayTimeout:
+            return self.reconcile(order.id)
+        return self._apply(order.id, payment)
+
+    def _capture_and_fulfil(self, tx: Tx, order_id: str, p: Payment) -> tuple[Order, bool]:
+        """Post the capture and, unless the purpose refuses, deliver: at most once each.
+
+        A FAILED order can still be captured (the gateway took the money after we gave up on
+        it): the capture is posted and the money goes back through REFUND_PENDING.
+        """
+        order = Order.from_row(tx.one("SELECT * FROM orders WHERE id = ?" + tx.for_update, (order_id,)))
+        now_ms = self.now_ms()
+        if order.state in (State.CREDITED, State.REFUND_PENDING, State.REFUNDED, State.REFUSED):
+            return order, False
+        if p.amount != order.amount:
+            log.error("gateway captured %s for order %s of %s: refunding", p.amount, order_id, order.amount)
+        cur = order.amount.currency
+        ledger.transfer(tx, f"capture:{order.id}", ledger.gateway_clearing(order.gateway, cur),
+                        ledger.held(cur), p.amount, kind="capture", order_id=order.id, at_ms=now_ms)
+        purpose = self.purposes[order.purpose]
+        reason = ("amount_mismatch" if p.amount != order.amount else
+                  "captured_after_failure" if order.state is State.FAILED else purpose.refusal(tx, order))
+        if reason is not None:
+            self.update(tx, order.id, State.REFUND_PENDING, now_ms, reason=reason, paid_ms=now_ms,
+                        masked_pan=p.masked_pan)
+        else:
+            purpose.fulfil(tx, order, now_ms)
+            self.update(tx, order.id, State.CREDITED, now_ms, paid_ms=order.paid_ms or now_ms,
+                        credited_ms=now_ms, masked_pan=p.masked_pan)
+        return Order.from_row(tx.one("SELECT * FROM orders WHERE id = ?", (order_id,))), True
+
+    def _after_capture(self, order: Order, p: Payment, moved: bool) -> Order:
+        gw = self.gateways[order.gateway]
+        purpose = self.purposes[order.purpose]
+        if order.state is State.REFUND_PENDING:
+            try:
+                gw.refund(order.gateway_ref, p.amount)
+            except (GatewayError, GatewayTimeout) as e:
+                log.warning("refund of %s not done yet (%s): the sweep retries", order.id, e)
+                return order
+            if moved and order.reason not in ("amount_mismatch", "captured_after_failure"):
+                self.send(purpose.notices(order, "refused"))
+            return self._refunded(order.id)
+        if order.state is State.CREDITED and moved:
+            if gw.style == "shaparak" and p.status is PaymentStatus.PAID:
+                try:
+                    gw.settle(order.gateway_ref)
+                except (GatewayError, GatewayTimeout) as e:
+                    log.warning("settle of %s failed: %s", order.id, e)
+            self.send(purpose.notices(order, "credited"))
+        return order
+
+    def _refunded(self, order_id: str) -> Order:
+        def run(tx: Tx) -> Order:
+            order = Order.from_row(tx.one("SELECT * FROM orders WHERE id = ?" + tx.for_update, (order_id,)))
+            if order.state not in (State.PAID, State.REFUND_PENDING):
+                return order
+            captured = tx.one("SELECT amount FROM transfers WHERE id = ?", (f"capture:{order_id}",))
+            cur = order.amount.currency
+            ledger.transfer(tx, f"refund:{order_id}", ledger.held(cur), ledger.gateway_clearing(order.gateway, cur),
+                            Money(int(captured["amount"]), cur), kind="refund", order_id=order_id,
+                            at_ms=self.now_ms())
+            self.update(tx, order_id, State.REFUNDED, self.now_ms())
+            return Order.from_row(tx.one("SELECT * FROM orders WHERE id = ?", (order_id,)))
+        return self.store.run(run)
+
+    # -- state moves ----------------------------------------------------------------------
+    def update(self, tx: Tx, order_id: str, state: State | None, now_ms: int, *, reason: str | None = None,
+               masked_pan: str | None = None, paid_ms: int | None = None, credited_ms: int | None = None,
+               gateway_ref: str | None = None, form_url: str | None = None) -> None:
+        tx.execute(
+            "UPDATE orders SET state = COALESCE(?, state), reason = COALESCE(?, reason),"
+            " masked_pan = COALESCE(?, masked_pan), paid_ms = COALESCE(?, paid_ms),"
+            " credited_ms = COALESCE(?, credited_ms), gateway_ref = COALESCE(?, gateway_ref),"
+            " form_url = COALESCE(?, form_url), updated_ms = ? WHERE id = ?",
+            (str(state) if state else None, reason, masked_pan, paid_ms, credited_ms, gateway_ref,
+             form_url, now_ms, order_id))
+
+    def move(self, order_id: str, allowed_from: tuple[State, ...], to: State | None, **fields) -> Order:
+        """Move the order to ``to`` if it is in one of ``allowed_from``; else leave it alone."""
+        return self.try_move(order_id, allowed_from, to, **fields)[0]
+
+    def try_move(self, order_id: str, allowed_from: tuple[State, ...], to: State | None,
+                 **fields) -> tuple[Order, bool]:
+        """As ``move``, also saying whether this call made the move (so notices go out once)."""
+        def run(tx: Tx) -> tuple[Order, bool]:
+            row = tx.one("SELECT * FROM orders WHERE id = ?" + tx.for_update, (order_id,))
+            if row is None:
+                raise NotFound(f"order {order_id!r} does not exist", field="order_id")
+            if State(row["state"]) not in allowed_from:
+                return Order.from_row(row), False
+            self.update(tx, order_id, to, self.now_ms(), **fields)
+            return Order.from_row(tx.one("SELECT * FROM orders WHERE id = ?", (order_id,))), True
+        return self.store.run(run)
+
+    # -- notices ---------------------------------------------------------------------------
+    def send(self, notices: list[Notice]) -> None:
+        for n in notices:
+            try:
+                text = market_of(n.market).text(n.key, n.lang, **n.values)
+                self.sms.send(n.to, text, sender=self.sms_sender)
+            except Exception:   # a notice must never undo a committed payment
+                log.exception("SMS %s to %s not sent", n.key, n.to)
+
