@@ -56,25 +56,55 @@ def revenue(market: str, cur: str) -> str:
     return f"op:{market}:revenue:{cur}"
 
 
+class Batch:
+    """Transfers posted together in two statements: one multi-row insert of the transfers (a
+    duplicate event is skipped by its id) and one upsert of the touched accounts' totals."""
+
+    def __init__(self, tx: Tx, at_ms: int) -> None:
+        self.tx, self.at_ms = tx, at_ms
+        self.rows: list[tuple] = []
+
+    def add(self, transfer_id: str, debit: str, credit: str, amount: Money, *, kind: str,
+            order_id: str | None) -> "Batch":
+        if amount.minor <= 0:
+            raise ValueError(f"transfer {transfer_id}: amount must be positive, got {amount}")
+        self.rows.append((transfer_id, debit, credit, amount.minor, amount.currency, kind, order_id, self.at_ms))
+        return self
+
+    def post(self) -> set[str]:
+        """Post what was added; returns the ids actually posted (not seen before)."""
+        if not self.rows:
+            return set()
+        posted = {r["id"] for r in self.tx.all(
+            "INSERT INTO transfers (id, debit_account, credit_account, amount, currency, kind, order_id, at_ms)"
+            " VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(self.rows)) +
+            " ON CONFLICT (id) DO NOTHING RETURNING id", [v for row in self.rows for v in row])}
+        totals: dict[str, list] = {}     # account -> [currency, debits, credits]
+        for tid, debit, credit, minor, cur, *_ in self.rows:
+            if tid in posted:
+                for account, side in ((debit, 1), (credit, 2)):
+                    entry = totals.setdefault(account, [cur, 0, 0])
+                    if entry[0] != cur:
+                        raise ValueError(f"transfer {tid}: account {account} is not in {cur}")
+                    entry[side] += minor
+        if totals:
+            # One statement: create each account on first use, else add to its totals.
+            changed = self.tx.execute(
+                "INSERT INTO accounts (id, currency, debits, credits) VALUES " +
+                ", ".join(["(?, ?, ?, ?)"] * len(totals)) + " ON CONFLICT (id)"
+                " DO UPDATE SET debits = accounts.debits + excluded.debits,"
+                " credits = accounts.credits + excluded.credits WHERE accounts.currency = excluded.currency",
+                [v for account, (cur, d, c) in sorted(totals.items()) for v in (account, cur, d, c)])
+            if changed != len(totals):
+                raise ValueError(f"transfers {sorted(posted)}: an account is not in the transfer's currency")
+        self.rows = []
+        return posted
+
+
 def transfer(tx: Tx, transfer_id: str, debit: str, credit: str, amount: Money, *,
              kind: str, order_id: str | None, at_ms: int) -> bool:
     """Post ``amount`` from ``debit`` to ``credit`` once; False if this event was posted already."""
-    if amount.minor <= 0:
-        raise ValueError(f"transfer {transfer_id}: amount must be positive, got {amount}")
-    for account in (debit, credit):
-        tx.execute("INSERT INTO accounts (id, currency) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
-                   (account, amount.currency))
-    inserted = tx.execute(
-        "INSERT INTO transfers (id, debit_account, credit_account, amount, currency, kind, order_id, at_ms)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-        (transfer_id, debit, credit, amount.minor, amount.currency, kind, order_id, at_ms))
-    if not inserted:
-        return False
-    tx.execute("UPDATE accounts SET debits = debits + ? WHERE id = ? AND currency = ?",
-               (amount.minor, debit, amount.currency))
-    tx.execute("UPDATE accounts SET credits = credits + ? WHERE id = ? AND currency = ?",
-               (amount.minor, credit, amount.currency))
-    return True
+    return bool(Batch(tx, at_ms).add(transfer_id, debit, credit, amount, kind=kind, order_id=order_id).post())
 
 
 def liability_balance(tx: Tx, account: str, *, lock: bool = False) -> int:

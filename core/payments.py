@@ -46,8 +46,9 @@ class Purpose(Protocol):
     def refusal(self, tx: Tx, order: Order) -> str | None:
         """A reason to refuse delivery now (money goes back), or None."""
 
-    def fulfil(self, tx: Tx, order: Order, now_ms: int) -> None:
-        """Deliver: post ``credit:<order>`` from ``held`` to the target, and its side effects."""
+    def fulfil(self, batch: ledger.Batch, order: Order) -> None:
+        """Deliver: add ``credit:<order>`` from ``held`` to the target to the batch (posted with
+        the capture, in the same transaction), and write its side effects with ``batch.tx``."""
 
     def notices(self, order: Order, event: str) -> list[Notice]:
         """SMS for ``event``: "credited", "refused" (at credit time) or "failed"."""
@@ -75,7 +76,7 @@ class Payments:
 
     # -- reading -------------------------------------------------------------------------
     def get(self, order_id: str) -> Order:
-        with self.store.transaction() as tx:
+        with self.store.autocommit() as tx:
             row = tx.one("SELECT * FROM orders WHERE id = ?", (order_id,))
         if row is None:
             raise NotFound(f"order {order_id!r} does not exist", field="order_id")
@@ -110,13 +111,12 @@ class Payments:
             if order.method == "kiosk" and ledger.liability_balance(tx, source, lock=True) < order.amount.minor:
                 reason = f"agent_float_low: agent {order.method_account} must deposit float first"
             if reason is not None:     # nothing taken: the payer's side keeps its money
-                self.update(tx, order.id, State.FAILED, now_ms, reason=reason)
-                return Order.from_row(tx.one("SELECT * FROM orders WHERE id = ?", (order_id,))), "failed"
-            ledger.transfer(tx, f"capture:{order.id}", source, ledger.held(cur), order.amount,
-                            kind="capture", order_id=order.id, at_ms=now_ms)
-            purpose.fulfil(tx, order, now_ms)
-            self.update(tx, order.id, State.CREDITED, now_ms, paid_ms=now_ms, credited_ms=now_ms)
-            return Order.from_row(tx.one("SELECT * FROM orders WHERE id = ?", (order_id,))), "credited"
+                return self.update(tx, order.id, State.FAILED, now_ms, reason=reason), "failed"
+            batch = ledger.Batch(tx, now_ms).add(f"capture:{order.id}", source, ledger.held(cur), order.amount,
+                                                 kind="capture", order_id=order.id)
+            purpose.fulfil(batch, order)
+            batch.post()
+            return self.update(tx, order.id, State.CREDITED, now_ms, paid_ms=now_ms, credited_ms=now_ms), "credited"
         order, event = self.store.run(run)
         if event is not None:
             self.send(self.purposes[order.purpose].notices(order, event))
@@ -176,7 +176,7 @@ class Payments:
     # -- learning outcomes -----------------------------------------------------------------
     def on_gateway_notify(self, gateway: str, gateway_ref: str) -> None:
         """A callback: never trusted for its content, only as a reason to ask for the status."""
-        with self.store.transaction() as tx:
+        with self.store.autocommit() as tx:
             row = tx.one("SELECT * FROM orders WHERE gateway = ? AND gateway_ref = ?", (gateway, gateway_ref))
         if row is None:
             log.warning("callback for unknown payment %s/%s ignored", gateway, gateway_ref)
@@ -215,17 +215,21 @@ class Payments:
 
     def _apply(self, order_id: str, p: Payment, *, masked_pan: str | None = None) -> Order:
         s = p.status
-        if s in (PaymentStatus.REGISTERED, PaymentStatus.OTP_PENDING):
-            return self.move(order_id, (State.PENDING_PAYMENT, State.OTP_PENDING),
-                             State.OTP_PENDING if s is PaymentStatus.OTP_PENDING else None,
+        if s is PaymentStatus.REGISTERED:
+            return self.get(order_id)
+        if s is PaymentStatus.OTP_PENDING:
+            return self.move(order_id, (State.PENDING_PAYMENT,), State.OTP_PENDING,
                              masked_pan=masked_pan or p.masked_pan)
         if s is PaymentStatus.AUTHORISED:
             order = self.move(order_id, (State.PENDING_PAYMENT, State.OTP_PENDING, State.AUTHORISED),
                               State.AUTHORISED, masked_pan=masked_pan or p.masked_pan)
             return self._verify(order) if order.state is State.AUTHORISED else order
         if s.captured:
-            order, moved = self.store.run(lambda tx: self._capture_and_fulfil(tx, order_id, p))
-            return self._after_capture(order, p, moved)
+            order = self.get(order_id)      # a repeated answer costs one read, no lock
+            if order.state not in (State.CREDITED, State.REFUND_PENDING, State.REFUNDED, State.REFUSED):
+                order, moved = self.store.run(lambda tx: self._capture_and_fulfil(tx, order_id, p))
+                return self._after_capture(order, p, moved)
+            return self._after_capture(order, p, False) if order.state is State.REFUND_PENDING else order
         if s in (PaymentStatus.REFUNDED, PaymentStatus.REVERSED):
             order = self.get(order_id)
             if order.state in (State.PAID, State.REFUND_PENDING):
@@ -275,19 +279,19 @@ class Payments:
         if p.amount != order.amount:
             log.error("gateway captured %s for order %s of %s: refunding", p.amount, order_id, order.amount)
         cur = order.amount.currency
-        ledger.transfer(tx, f"capture:{order.id}", ledger.gateway_clearing(order.gateway, cur),
-                        ledger.held(cur), p.amount, kind="capture", order_id=order.id, at_ms=now_ms)
+        batch = ledger.Batch(tx, now_ms).add(f"capture:{order.id}", ledger.gateway_clearing(order.gateway, cur),
+                                             ledger.held(cur), p.amount, kind="capture", order_id=order.id)
         purpose = self.purposes[order.purpose]
         reason = ("amount_mismatch" if p.amount != order.amount else
                   "captured_after_failure" if order.state is State.FAILED else purpose.refusal(tx, order))
         if reason is not None:
-            self.update(tx, order.id, State.REFUND_PENDING, now_ms, reason=reason, paid_ms=now_ms,
-                        masked_pan=p.masked_pan)
-        else:
-            purpose.fulfil(tx, order, now_ms)
-            self.update(tx, order.id, State.CREDITED, now_ms, paid_ms=order.paid_ms or now_ms,
-                        credited_ms=now_ms, masked_pan=p.masked_pan)
-        return Order.from_row(tx.one("SELECT * FROM orders WHERE id = ?", (order_id,))), True
+            batch.post()
+            return self.update(tx, order.id, State.REFUND_PENDING, now_ms, reason=reason, paid_ms=now_ms,
+                               masked_pan=p.masked_pan), True
+        purpose.fulfil(batch, order)
+        batch.post()
+        return self.update(tx, order.id, State.CREDITED, now_ms, paid_ms=order.paid_ms or now_ms,
+                           credited_ms=now_ms, masked_pan=p.masked_pan), True
 
     def _after_capture(self, order: Order, p: Payment, moved: bool) -> Order:
         gw = self.gateways[order.gateway]
@@ -320,21 +324,21 @@ class Payments:
             ledger.transfer(tx, f"refund:{order_id}", ledger.held(cur), ledger.gateway_clearing(order.gateway, cur),
                             Money(int(captured["amount"]), cur), kind="refund", order_id=order_id,
                             at_ms=self.now_ms())
-            self.update(tx, order_id, State.REFUNDED, self.now_ms())
-            return Order.from_row(tx.one("SELECT * FROM orders WHERE id = ?", (order_id,)))
+            return self.update(tx, order_id, State.REFUNDED, self.now_ms())
         return self.store.run(run)
 
     # -- state moves ----------------------------------------------------------------------
-    def update(self, tx: Tx, order_id: str, state: State | None, now_ms: int, *, reason: str | None = None,
-               masked_pan: str | None = None, paid_ms: int | None = None, credited_ms: int | None = None,
-               gateway_ref: str | None = None, form_url: str | None = None) -> None:
-        tx.execute(
-            "UPDATE orders SET state = COALESCE(?, state), reason = COALESCE(?, reason),"
+    _SET = ("UPDATE orders SET state = COALESCE(?, state), reason = COALESCE(?, reason),"
             " masked_pan = COALESCE(?, masked_pan), paid_ms = COALESCE(?, paid_ms),"
             " credited_ms = COALESCE(?, credited_ms), gateway_ref = COALESCE(?, gateway_ref),"
-            " form_url = COALESCE(?, form_url), updated_ms = ? WHERE id = ?",
-            (str(state) if state else None, reason, masked_pan, paid_ms, credited_ms, gateway_ref,
-             form_url, now_ms, order_id))
+            " form_url = COALESCE(?, form_url), updated_ms = ? WHERE id = ?")
+
+    def update(self, tx: Tx, order_id: str, state: State | None, now_ms: int, *, reason: str | None = None,
+               masked_pan: str | None = None, paid_ms: int | None = None, credited_ms: int | None = None,
+               gateway_ref: str | None = None, form_url: str | None = None) -> Order:
+        return Order.from_row(tx.one(self._SET + " RETURNING *", (
+            str(state) if state else None, reason, masked_pan, paid_ms, credited_ms, gateway_ref,
+            form_url, now_ms, order_id)))
 
     def move(self, order_id: str, allowed_from: tuple[State, ...], to: State | None, **fields) -> Order:
         """Move the order to ``to`` if it is in one of ``allowed_from``; else leave it alone."""
@@ -342,16 +346,20 @@ class Payments:
 
     def try_move(self, order_id: str, allowed_from: tuple[State, ...], to: State | None,
                  **fields) -> tuple[Order, bool]:
-        """As ``move``, also saying whether this call made the move (so notices go out once)."""
-        def run(tx: Tx) -> tuple[Order, bool]:
-            row = tx.one("SELECT * FROM orders WHERE id = ?" + tx.for_update, (order_id,))
-            if row is None:
-                raise NotFound(f"order {order_id!r} does not exist", field="order_id")
-            if State(row["state"]) not in allowed_from:
-                return Order.from_row(row), False
-            self.update(tx, order_id, to, self.now_ms(), **fields)
-            return Order.from_row(tx.one("SELECT * FROM orders WHERE id = ?", (order_id,))), True
-        return self.store.run(run)
+        """As ``move``, also saying whether this call made the move (so notices go out once).
+
+        One guarded statement, ``UPDATE ... WHERE state IN (...)``: atomic on its own, so it
+        needs no transaction, and of two racing callers exactly one sees its row returned.
+        """
+        f = {"reason": None, "masked_pan": None, "paid_ms": None, "credited_ms": None,
+             "gateway_ref": None, "form_url": None} | fields
+        with self.store.autocommit() as tx:
+            row = tx.one(self._SET + f" AND state IN ({','.join('?' * len(allowed_from))}) RETURNING *", (
+                str(to) if to else None, f["reason"], f["masked_pan"], f["paid_ms"], f["credited_ms"],
+                f["gateway_ref"], f["form_url"], self.now_ms(), order_id, *(str(a) for a in allowed_from)))
+        if row is not None:
+            return Order.from_row(row), True
+        return self.get(order_id), False
 
     # -- notices ---------------------------------------------------------------------------
     def send(self, notices: list[Notice]) -> None:

@@ -43,13 +43,13 @@ class Balances:
     buckets: tuple[BonusBucket, ...]
 
 
-def _row(row: dict) -> Subscriber:
+def from_row(row: dict) -> Subscriber:
     return Subscriber(row["msisdn"], row["market"], row["operator"], row["kind"], row["language"], row["email"])
 
 
 def find(tx: Tx, msisdn: str) -> Subscriber | None:
     row = tx.one("SELECT * FROM subscribers WHERE msisdn = ?", (msisdn,))
-    return _row(row) if row else None
+    return from_row(row) if row else None
 
 
 class Subscribers:

@@ -19,8 +19,9 @@ from core.market import Market, market as market_of
 from core.money import Money
 from core.orders import Order, State
 from core.payments import DIRECT_METHODS, Notice, Payments
+from core.ports import GatewayError, GatewayTimeout
 from core.store import Store, Tx
-from core.subscribers import Subscribers, find as find_subscriber, save_recipient
+from core.subscribers import Subscribers, find as find_subscriber, from_row as subscriber_from_row, save_recipient
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,}$")
 CHANNELS = ("web", "ussd", "app", "kiosk", "wallet", "bank", "sim")
@@ -69,14 +70,13 @@ class TopupPurpose:
         balance = ledger.liability_balance(tx, ledger.sub_main(order.recipient), lock=True)
         return "balance_cap" if balance + order.amount.minor > cap else None
 
-    def fulfil(self, tx: Tx, order: Order, now_ms: int) -> None:
-        cur = order.amount.currency
-        ledger.transfer(tx, f"credit:{order.id}", ledger.held(cur), ledger.sub_main(order.recipient),
-                        order.amount, kind="credit", order_id=order.id, at_ms=now_ms)
+    def fulfil(self, batch: ledger.Batch, order: Order) -> None:
+        cur, tx, now_ms = order.amount.currency, batch.tx, batch.at_ms
+        batch.add(f"credit:{order.id}", ledger.held(cur), ledger.sub_main(order.recipient),
+                  order.amount, kind="credit", order_id=order.id)
         if order.bonus.minor > 0:
-            ledger.transfer(tx, f"bonus:{order.id}", ledger.bonus_expense(order.market, cur),
-                            ledger.sub_bonus(order.recipient), order.bonus, kind="bonus",
-                            order_id=order.id, at_ms=now_ms)
+            batch.add(f"bonus:{order.id}", ledger.bonus_expense(order.market, cur),
+                      ledger.sub_bonus(order.recipient), order.bonus, kind="bonus", order_id=order.id)
             tx.execute("INSERT INTO bonus_buckets (order_id, msisdn, currency, amount, remaining,"
                        " granted_ms, expires_ms, state) VALUES (?,?,?,?,?,?,?, 'active')",
                        (order.id, order.recipient, cur, order.bonus.minor, order.bonus.minor,
@@ -92,9 +92,10 @@ class TopupPurpose:
             return [Notice(mkt.code, order.payer, "sms_topup_failed", order.language, dict(
                 amount=fmt(mkt, order.amount), msisdn=national(mkt, order.recipient),
                 reason=order.reason or "", order=order.id))]
-        with self.store.transaction() as tx:
-            main = Money(ledger.liability_balance(tx, ledger.sub_main(order.recipient)), mkt.currency)
-            recipient_lang = find_subscriber(tx, order.recipient).language
+        with self.store.autocommit() as tx:
+            row = tx.one("SELECT language, (SELECT credits - debits FROM accounts WHERE id = ?) AS main"
+                         " FROM subscribers WHERE msisdn = ?", (ledger.sub_main(order.recipient), order.recipient))
+        main, recipient_lang = Money(int(row["main"] or 0), mkt.currency), row["language"]
         out = [Notice(mkt.code, order.payer, "sms_topup_ok", order.language, dict(
             amount=fmt(mkt, order.amount), msisdn=national(mkt, order.recipient),
             balance=fmt(mkt, main), order=order.id))]
@@ -165,46 +166,72 @@ class Topups:
     def create(self, req: TopupRequest, *, order_id: str | None = None) -> Order:
         """Create the order and start its payment (card: register with the gateway; direct:
         take the money and credit at once). With ``order_id`` fixed by the caller (derived from
-        an idempotency key or a USSD session), a repeated call resumes the same order."""
+        an idempotency key or a USSD session), a repeated call resumes the same order.
+
+        A card order is registered with its gateway before it is written, so it is written once,
+        already pending payment: a registration whose order never got written is harmless (the
+        gateway's session expires, nothing was paid) and a retry re-registers the same order_ref.
+        """
         v = self.validate(req)
         mkt: Market = v["mkt"]
         amount: Money = v["amount"]
+        order_id_given = order_id is not None
         order_id = order_id or self.new_id()
-        now_ms = self.payments.now_ms()
-        notices: list[Notice] = []
-
-        def insert(tx: Tx) -> Order:
-            existing = tx.one("SELECT * FROM orders WHERE id = ?", (order_id,))
+        with self.store.autocommit() as tx:
+            existing = tx.one("SELECT * FROM orders WHERE id = ?", (order_id,)) if order_id_given else None
             if existing is not None:
-                return Order.from_row(existing)
-            sub = find_subscriber(tx, v["recipient"])
-            if sub is None:
-                raise Refused(f"recipient: {v['recipient_national']} is not a subscriber of a "
-                              f"{mkt.code} operator we serve", field="recipient")
-            if sub.kind != "prepaid":
-                raise Refused(f"recipient: {v['recipient_national']} is a postpaid line; top-ups "
-                              "and gifts go to prepaid lines", field="recipient")
-            payer = find_subscriber(tx, v["payer"])
-            lang = req.language or (payer.language if payer else sub.language)
-            state, reason = State.CREATED, None
-            balance = ledger.liability_balance(tx, ledger.sub_main(sub.msisdn))
-            if balance + amount.minor > mkt.balance_cap.minor:
-                state, reason = State.REFUSED, "balance_cap"
-                notices.append(cap_notice(mkt, v["payer"], sub.msisdn, lang))
-            tx.execute(
+                return self._resume(Order.from_row(existing), v)
+            row = tx.one("SELECT s.*, (SELECT credits - debits FROM accounts WHERE id = ?) AS balance"
+                         " FROM subscribers s WHERE msisdn = ?", (ledger.sub_main(v["recipient"]), v["recipient"]))
+            sub = subscriber_from_row(row) if row else None
+            payer = sub if v["payer"] == v["recipient"] else find_subscriber(tx, v["payer"])
+            balance = int(row["balance"] or 0) if row else 0
+        if sub is None:
+            raise Refused(f"recipient: {v['recipient_national']} is not a subscriber of a "
+                          f"{mkt.code} operator we serve", field="recipient")
+        if sub.kind != "prepaid":
+            raise Refused(f"recipient: {v['recipient_national']} is a postpaid line; top-ups "
+                          "and gifts go to prepaid lines", field="recipient")
+        lang = req.language or (payer.language if payer else sub.language)
+        state, reason, reg = State.CREATED, None, None
+        if balance + amount.minor > mkt.balance_cap.minor:     # checked again at credit time
+            state, reason = State.REFUSED, "balance_cap"
+        elif req.method == "card":
+            try:
+                reg = self.payments.gateways[v["gateway"]].register(
+                    order_id, amount, description=f"top-up {v['recipient_national']}", language=lang)
+                state = State.PENDING_PAYMENT
+            except (GatewayError, GatewayTimeout) as e:
+                state = State.FAILED
+                reason = e.message if isinstance(e, GatewayError) else "gateway did not answer the registration"
+        now_ms = self.payments.now_ms()
+        with self.store.autocommit() as tx:
+            row = tx.one(
                 "INSERT INTO orders (id, market, channel, purpose, target, method, method_account, kind,"
-                " product, payer, recipient, amount, currency, bonus, bonus_hours, gateway, state, reason,"
-                " save_recipient, language, email, created_ms, updated_ms)"
-                " VALUES (?,?,?,'topup',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " product, payer, recipient, amount, currency, bonus, bonus_hours, gateway, gateway_ref,"
+                " form_url, state, reason, save_recipient, language, email, created_ms, updated_ms)"
+                " VALUES (?,?,?,'topup',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (id) DO NOTHING RETURNING *",
                 (order_id, mkt.code, req.channel, sub.msisdn, req.method, req.method_account,
                  "self" if v["payer"] == sub.msisdn else "gift", req.product, v["payer"], sub.msisdn,
-                 amount.minor, amount.currency, v["bonus"].minor, v["hours"], v["gateway"], str(state),
-                 reason, int(bool(req.save_recipient)), lang, req.email, now_ms, now_ms))
-            return Order.from_row(tx.one("SELECT * FROM orders WHERE id = ?", (order_id,)))
+                 amount.minor, amount.currency, v["bonus"].minor, v["hours"], v["gateway"],
+                 reg.gateway_ref if reg else None, reg.form_url if reg else None, str(state), reason,
+                 int(bool(req.save_recipient)), lang, req.email, now_ms, now_ms))
+        if row is None:                      # a concurrent call with the same order id won
+            return self._resume(self.payments.get(order_id), v)
+        order = Order.from_row(row)
+        if order.state is State.REFUSED:
+            self.payments.send([cap_notice(mkt, v["payer"], sub.msisdn, lang)])
+        elif order.state is State.FAILED:
+            self.payments.send(self.payments.purposes["topup"].notices(order, "failed"))
+        elif req.method != "card":
+            return self.payments.pay_direct(order.id)
+        return order
 
-        order = self.store.run(insert)
-        self.payments.send(notices)
-        if req.method != "card":
+    def _resume(self, order: Order, v: dict) -> Order:
+        if order.state is not State.CREATED:
+            return order
+        if order.method != "card":
             return self.payments.pay_direct(order.id)
         return self.payments.register(order, f"top-up {v['recipient_national']}")
 

@@ -46,6 +46,11 @@ class Store(ABC):
     def transaction(self) -> ContextManager[Tx]:
         """A context manager yielding an open transaction; commits on a clean exit."""
 
+    @abstractmethod
+    def autocommit(self) -> ContextManager[Tx]:
+        """Statements that each commit on their own: for reads, and for single-statement
+        writes (a guarded ``UPDATE ... RETURNING``) that need no BEGIN/COMMIT round trips."""
+
     def close(self) -> None:
         pass
 

@@ -70,6 +70,11 @@ class PostgresStore(Store):
             except (errors.SerializationFailure, errors.DeadlockDetected) as e:
                 raise Retryable(str(e)) from e
 
+    @contextmanager
+    def autocommit(self) -> Iterator[Tx]:
+        with self.pool.connection() as conn:
+            yield _PgTx(conn)
+
     def _lock_for_migration(self, tx: Tx) -> None:
         tx.execute("SELECT pg_advisory_xact_lock(7243501)")
 

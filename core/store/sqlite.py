@@ -77,6 +77,13 @@ class SqliteStore(Store):
         else:
             conn.execute("COMMIT")
 
+    @contextmanager
+    def autocommit(self) -> Iterator[Tx]:
+        conn = self._conn()
+        if conn.in_transaction:
+            raise RuntimeError("autocommit() inside an open transaction of this thread")
+        yield _SqliteTx(conn)
+
     def close(self) -> None:
         with self._lock:
             for c in self._conns:

@@ -21,11 +21,12 @@ CREATE TABLE accounts (
 );
 
 -- One row per double-entry transfer. The id names the business event ("credit:<order>"),
--- so the primary key itself makes every event post at most once.
+-- so the primary key itself makes every event post at most once. The account references are
+-- checked at commit: the transfer row goes first, so a duplicate event touches no account.
 CREATE TABLE transfers (
     id              TEXT PRIMARY KEY,
-    debit_account   TEXT NOT NULL REFERENCES accounts (id),
-    credit_account  TEXT NOT NULL REFERENCES accounts (id),
+    debit_account   TEXT NOT NULL REFERENCES accounts (id) DEFERRABLE INITIALLY DEFERRED,
+    credit_account  TEXT NOT NULL REFERENCES accounts (id) DEFERRABLE INITIALLY DEFERRED,
     amount          BIGINT NOT NULL CHECK (amount > 0),
     currency        TEXT NOT NULL,
     kind            TEXT NOT NULL,
