@@ -1,5 +1,6 @@
 """Market profiles: the rules of F1/F4 per market, kept as data (``core/profiles/*.toml``).
 
+One file per market, named by its country code (``dz.toml``); other data files share the folder.
 Every limit, tier, timeout and message text is a profile default, never a constant in code:
 real operators change them. Profiles are validated on load so a bad edit fails loudly.
 """
@@ -192,7 +193,7 @@ def parse_profile(data: dict, source: str) -> Market:
 def load_markets(directory: str | None = None) -> dict[str, Market]:
     base = Path(directory) if directory else PROFILE_DIR
     markets = {}
-    for path in sorted(base.glob("*.toml")):
+    for path in sorted(base.glob("[a-z][a-z].toml")):     # market files are named by country code
         with path.open("rb") as f:
             try:
                 data = tomllib.load(f)

@@ -14,6 +14,7 @@ from typing import Callable
 from core.adapters.email import EmailOutbox
 from core.adapters.gateway_profile import GatewayProfile
 from core.adapters.issuer import Issuer
+from core.adapters.keystore import KeyStore
 from core.adapters.satim import SatimGateway
 from core.adapters.shaparak import ShaparakGateway
 from core.adapters.smsc import DeliveryDelay, EmulatedSmsc
@@ -21,6 +22,7 @@ from core.clock import Clock, ImmediateScheduler, Scheduler, SystemClock
 from core.idempotency import Idempotency
 from core.ledger import ConservationReport, conservation_check
 from core.market import load_markets
+from core.meters import Meters
 from core.payments import Payments
 from core.ports import CardGateway, Email, SmsSender
 from core.receipts import Receipts
@@ -28,6 +30,7 @@ from core.store import Store, open_store
 from core.subscribers import Subscribers
 from core.topups import Topups
 from core.ussd import UssdApp
+from core.vending import Vending
 
 
 def stream(seed: int | str, purpose: str) -> random.Random:
@@ -57,6 +60,9 @@ class Core:
     sms: SmsSender
     email: Email
     gateways: dict[str, CardGateway]
+    meters: Meters
+    vending: Vending
+    keys: KeyStore
     issuer: Issuer | None = None
     extras: dict = field(default_factory=dict)
 
@@ -92,7 +98,7 @@ def build_core(db_url: str | Store, *, clock: Clock | None = None, scheduler: Sc
                seed: int | str = 0, gateways: dict[str, CardGateway] | None = None,
                gateway_profile: GatewayProfile | None = None, sms: SmsSender | None = None,
                sms_delay: DeliveryDelay | None = None, email: Email | None = None,
-               new_id: Callable[[], str] | None = None) -> Core:
+               new_id: Callable[[], str] | None = None, keys: KeyStore | None = None) -> Core:
     clock = clock or SystemClock()
     scheduler = scheduler or ImmediateScheduler()
     store = open_store(db_url) if isinstance(db_url, str) else db_url
@@ -105,8 +111,12 @@ def build_core(db_url: str | Store, *, clock: Clock | None = None, scheduler: Sc
         gateways = emulated_gateways(clock, scheduler, seed, issuer, sms, gateway_profile)
     subscribers = Subscribers(store, clock)
     payments = Payments(store, clock, gateways, sms)
-    topups = Topups(store, clock, subscribers, payments, new_id or seeded_ids(stream(seed, "order-ids")))
+    new_id = new_id or seeded_ids(stream(seed, "order-ids"))
+    topups = Topups(store, clock, subscribers, payments, new_id)
+    keys = keys or KeyStore(f"rbench-dev-keys:{seed}")
+    meters = Meters(store, clock)
     return Core(store=store, clock=clock, scheduler=scheduler, subscribers=subscribers, payments=payments,
                 topups=topups, ussd=UssdApp(store, clock, subscribers, topups), receipts=Receipts(payments, email),
                 idempotency=Idempotency(store, clock), sms=sms, email=email, gateways=gateways,
+                meters=meters, vending=Vending(store, clock, payments, meters, keys, new_id), keys=keys,
                 issuer=issuer)
