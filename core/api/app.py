@@ -15,17 +15,20 @@ from prometheus_client.core import GaugeMetricFamily
 
 from core.api import problems
 from core.api.auth import channel_of, keys_from_env
-from core.api.schemas import CallbackIn, CardIn, EmailIn, OtpIn, SubscriberIn, TopupIn, UssdIn
+from core.api.schemas import (CallbackIn, CardIn, CardIssueIn, EmailIn, FloatIn, MeterIn, OtpIn, SubscriberIn,
+                              TopupIn, UssdIn, VendIn)
 from core.cards import parse_card
 from core.errors import InvalidInput, NotFound
 from core.idempotency import check_key, derived_id
 from core.market import market as market_of, market_for_msisdn
+from core.money import Money
 from core.orders import State
 from core.topups import TopupRequest
 from core.wiring import Core
 
 MAX_BODY = 16 * 1024
 WEB = ("web", "app", "admin")
+DIRECT = ("kiosk", "wallet", "bank")      # channels that pay from their own clearing account
 
 
 class BodyLimit:
@@ -169,10 +172,13 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
     @app.post("/v1/topups", status_code=201, tags=["topups"],
               responses={422: {"description": "invalid input, or refused (balance cap)"}})
     def create_topup(body: TopupIn, request: Request, idempotency_key: str | None = Header(default=None),
-                     channel: str = need(*WEB)) -> JSONResponse:
+                     channel: str = need(*WEB, *DIRECT)) -> JSONResponse:
+        method = channel if channel in DIRECT else "card"
         req = TopupRequest(market=body.market, recipient=body.recipient, payer=body.payer, amount=body.amount,
-                           currency=body.currency, product=body.product, channel=body.channel,
-                           save_recipient=body.save_recipient, email=body.email, language=body.language)
+                           currency=body.currency, product=body.product,
+                           channel=channel if method != "card" else body.channel,
+                           save_recipient=body.save_recipient, email=body.email, language=body.language,
+                           method=method, method_account=body.method_account if method != "card" else None)
         core.topups.validate(req)     # bad input: a clear 422, nothing written, no key consumed
         order_id = derived_id("ord_", channel, idempotency_key or "")
         return once(request, channel, idempotency_key, body.model_dump(),
@@ -216,6 +222,67 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
                       idempotency_key: str | None = Header(default=None), channel: str = need(*WEB)) -> JSONResponse:
         return once(request, channel, idempotency_key, body.model_dump() | {"order": order_id},
                     lambda: (202, {"order": order_id, "sent_to": core.receipts.send(order_id, body.email)}))
+
+    # -- meters and vending ----------------------------------------------------------------
+    @app.post("/v1/meters", status_code=201, tags=["meters"])
+    def register_meter(body: MeterIn, request: Request, idempotency_key: str | None = Header(default=None),
+                       channel: str = need("admin")) -> JSONResponse:
+        def run() -> tuple[int, dict]:
+            m = core.meters.register(body.market, body.number, kind=body.kind, tariff=body.tariff,
+                                     customer=body.customer, supply_group=body.supply_group,
+                                     tariff_index=body.tariff_index, key_revision=body.key_revision,
+                                     key_ref=body.key_ref)
+            return 201, {"number": m.number, "market": m.market, "kind": m.kind, "tariff": m.tariff,
+                         "card_serial": m.card_serial}
+        return once(request, channel, idempotency_key, body.model_dump(), run)
+
+    @app.post("/v1/meters/{number}/cards", tags=["meters"])
+    def meter_card(number: str, body: CardIssueIn, request: Request,
+                   idempotency_key: str | None = Header(default=None),
+                   channel: str = need("admin", *DIRECT)) -> JSONResponse:
+        """A first card (admin, at the branch), or a replacement for the tariff's fee."""
+        if body.reason is None:
+            if channel != "admin":
+                raise InvalidInput("reason: a first card is issued at the branch (admin); "
+                                   "give lost or damaged to replace a card", field="reason")
+            return once(request, channel, idempotency_key, body.model_dump() | {"meter": number}, lambda: (
+                201, {"meter": core.meters.issue_card(number, body.serial).number, "serial": body.serial.upper()}))
+        method = channel if channel in DIRECT else "kiosk"
+        order_id = derived_id("ord_", channel, idempotency_key or "")
+        return once(request, channel, idempotency_key, body.model_dump() | {"meter": number}, lambda: (
+            201, core.vending.replace_card(number, body.serial, body.reason, method=method,
+                                           method_account=body.method_account or channel,
+                                           channel=channel, order_id=order_id).public()))
+
+    @app.post("/v1/vends", status_code=201, tags=["meters"])
+    def vend(body: VendIn, request: Request, idempotency_key: str | None = Header(default=None),
+             channel: str = need(*WEB, *DIRECT)) -> JSONResponse:
+        method = channel if channel in DIRECT else "card"
+        if method != "card" and not body.method_account:
+            raise InvalidInput(f"method_account: the {channel} channel must say which account pays "
+                               "(agent, wallet provider or bank)", field="method_account")
+        order_id = derived_id("ord_", channel, idempotency_key or "")
+
+        def run() -> tuple[int, dict]:
+            order = core.vending.vend(body.meter, body.amount, method=method, method_account=body.method_account,
+                                      channel=channel, payer=body.payer, order_id=order_id)
+            out = order.public()
+            if order.state is State.CREDITED:
+                out["vend"] = core.vending.result(order.id)
+            return (201 if order.state is not State.FAILED else 402), out
+        return once(request, channel, idempotency_key, body.model_dump(), run)
+
+    @app.get("/v1/vends/{order_id}", tags=["meters"])
+    def vend_result(order_id: str, channel: str = need(*WEB, *DIRECT)) -> dict:
+        return core.vending.result(order_id)
+
+    @app.post("/v1/agents/{agent}/float", tags=["ops"])
+    def deposit_float(agent: str, body: FloatIn, request: Request,
+                      idempotency_key: str | None = Header(default=None), channel: str = need("admin")) -> JSONResponse:
+        amount = Money.parse(body.amount, body.currency)
+        key = idempotency_key or ""
+        return once(request, channel, idempotency_key, body.model_dump() | {"agent": agent}, lambda: (
+            200, {"agent": agent, "float_minor": core.payments.deposit_float(agent, amount, f"{agent}:{key}")}))
 
     # -- network side ----------------------------------------------------------------------
     @app.post("/v1/gateways/{gateway}/callback", tags=["gateways"])

@@ -1,4 +1,5 @@
-"""API keys per channel: each key belongs to one channel (web, app, ussd, gateway, admin), and
+"""API keys per channel: each key belongs to one channel (web, app, ussd, gateway, admin, and
+the direct payment channels kiosk, wallet, bank), and
 each route says which channels may call it. Keys come from ``RBENCH_API_KEYS``
 ("web=KEY,ussd=KEY,...") or the development defaults printed by ``rbench serve``."""
 from __future__ import annotations
@@ -11,7 +12,8 @@ from fastapi import Request
 from core.errors import RechargeError
 
 DEV_KEYS = {"dev-web-key": "web", "dev-app-key": "app", "dev-ussd-key": "ussd",
-            "dev-gateway-key": "gateway", "dev-admin-key": "admin"}
+            "dev-gateway-key": "gateway", "dev-admin-key": "admin", "dev-kiosk-key": "kiosk",
+            "dev-wallet-key": "wallet", "dev-bank-key": "bank"}
 
 
 class Unauthorised(RechargeError):

@@ -35,6 +35,39 @@ class TopupIn(Body):
     save_recipient: bool = False
     email: str | None = Field(default=None, max_length=254)
     language: str | None = Field(default=None, max_length=8)
+    method_account: str | None = Field(default=None, max_length=64,
+                                       description="kiosk/wallet/bank channels: the agent, provider or bank")
+
+
+class VendIn(Body):
+    meter: str = Field(max_length=32, examples=["47500150231"])
+    amount: Amount = Field(examples=["100", "١٠٠"])
+    method_account: str | None = Field(default=None, max_length=64,
+                                       description="kiosk/wallet/bank channels: the agent, provider or bank")
+    payer: str | None = Field(default=None, max_length=32)
+
+
+class MeterIn(Body):
+    market: str = Field(max_length=8, examples=["EG"])
+    number: str = Field(max_length=32, examples=["47500150231"])
+    kind: Literal["sts", "card"]
+    tariff: str = Field(max_length=32, examples=["EG-RES"])
+    customer: str = Field(max_length=128)
+    supply_group: str = Field(default="123456", max_length=6)
+    tariff_index: str = Field(default="01", max_length=2)
+    key_revision: int = Field(default=1, ge=0, le=9)
+    key_ref: str = Field(default="vk-1", max_length=64)
+
+
+class CardIssueIn(Body):
+    serial: str = Field(max_length=32, examples=["04A1B2C3D4E5F607"])
+    reason: Literal["lost", "damaged"] | None = None
+    method_account: str | None = Field(default=None, max_length=64)
+
+
+class FloatIn(Body):
+    amount: Amount
+    currency: str = Field(max_length=3)
 
 
 class CardIn(Body):
