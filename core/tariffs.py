@@ -68,8 +68,9 @@ def _parse(entry: dict, source: str) -> Tariff:
     where = f"{source}:tariff {entry.get('id', '?')}"
     try:
         cur = entry["currency"]
-        money = lambda key: Money.parse(entry[key], cur, field=key) if entry[key] not in ("0", 0) \
-            else Money.zero(cur)  # noqa: E731
+
+        def money(key: str) -> Money:     # a fee of "0" is allowed; Money.parse refuses zero
+            return Money.zero(cur) if str(entry[key]).strip() == "0" else Money.parse(entry[key], cur, field=key)
         bands, previous = [], 0
         for i, b in enumerate(entry["bands"]):
             up = b.get("up_to_kwh")
