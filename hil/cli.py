@@ -2,6 +2,8 @@
 
     rbench serve [--db URL] [--host H] [--port P]    the core over HTTP (emulated gateways, SMSC)
     rbench demo [--db URL] [--seed N]                one web and one USSD top-up, step by step
+    rbench settle --date D [--db URL] [--gateway NAME] [--file PATH]... [--out DIR]
+                                                     reconcile settlement files, post payouts
 """
 from __future__ import annotations
 
@@ -34,6 +36,12 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(args.db, seed=args.seed, keep=args.keep)
 
 
+def _settle(args: argparse.Namespace) -> int:
+    from hil.settle import run_settle
+    return run_settle(args.date, db=args.db, gateway=args.gateway, file_paths=args.file,
+                      out=args.out, seed=args.seed)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rbench", description="rechargebench: test bench and simulator "
                                      "for prepaid recharge and bill-payment systems")
@@ -56,6 +64,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--keep", action="store_true", help="keep the demo's SQLite file for a look afterwards")
     p.set_defaults(run=_demo)
+
+    p = sub.add_parser("settle", help="reconcile the gateways' end-of-day settlement files and post payouts")
+    p.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the business day (UTC)")
+    p.add_argument("--db", default=None, help="with --file: the store (default $DATABASE_URL or "
+                   "sqlite:///rbench.db); without: an empty store for the demo day (default: a temp SQLite file)")
+    p.add_argument("--gateway", default=None, metavar="NAME",
+                   help="this gateway only (its file's trailer must name it)")
+    p.add_argument("--file", action="append", default=None, metavar="PATH",
+                   help="a gateway's settlement file, once per gateway; without it, a demo day on emulated gateways")
+    p.add_argument("--out", default=".", metavar="DIR", help="where settlement-<date>.csv and .txt go")
+    p.add_argument("--seed", type=int, default=7, help="seed of the demo day")
+    p.set_defaults(run=_settle)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -5,7 +5,7 @@
 CREATE TABLE settlement_runs (
     gateway         TEXT NOT NULL,
     business_date   TEXT NOT NULL,                 -- YYYY-MM-DD (UTC day)
-    file_sha256     TEXT NOT NULL,                 -- of the file's bytes as received
+    file_sha256     TEXT NOT NULL,                 -- of the file's canonical form (files.render)
     source          TEXT NOT NULL,                 -- path, or "emulated"
     line_count      INTEGER NOT NULL,
     created_ms      BIGINT NOT NULL,
@@ -39,6 +39,8 @@ CREATE TABLE settlement_lines (
 );
 CREATE INDEX settlement_lines_reference ON settlement_lines (gateway, reference);
 CREATE INDEX settlement_lines_order ON settlement_lines (order_id);
+-- A day's credited card orders of one gateway (those its file does not list are reversed).
+CREATE INDEX settlement_orders_paid ON orders (gateway, paid_ms);
 
 -- Credits taken back because the gateway never paid: what came back from the main balance,
 -- what became a receivable on the subscriber (money already spent), the bonus withdrawn.
