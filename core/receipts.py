@@ -22,15 +22,20 @@ _LABELS = {
 
 def receipt_text(order: Order) -> str:
     if order.state is not State.CREDITED:
-        raise Conflict(f"order {order.id} is {order.state}; receipts exist for credited orders",
+        raise Conflict(f"order {order.id} is {order.state}; receipts exist for delivered orders",
                        field="order_id")
     mkt = market_of(order.market)
-    local = lambda s: to_local_digits(s, mkt.display_digits)  # noqa: E731
-    national = "0" + order.recipient[len(mkt.numbering.country_code):]
+    # What was paid for: the topped-up line, or the bill account / meter the order names.
+    national = ("0" + order.recipient[len(mkt.numbering.country_code):] if order.purpose == "topup"
+                else order.target or "")
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime((order.credited_ms or 0) / 1000))
     blocks = []
     for lang in (*mkt.languages, "en"):
         title, ref, date, number, amount, bonus, card, channel = _LABELS[lang]
+        script = "latn" if lang in ("en", "fr") else mkt.display_digits
+
+        def local(text: str) -> str:
+            return to_local_digits(text, script)
         lines = [title, "=" * len(title), f"{ref}: {order.id}", f"{date}: {local(when)}",
                  f"{number}: {local(national)}", f"{amount}: {local(order.amount.display())}"]
         if order.bonus.minor:

@@ -15,12 +15,16 @@ from core.adapters.email import EmailOutbox
 from core.adapters.gateway_profile import GatewayProfile
 from core.adapters.issuer import Issuer
 from core.adapters.keystore import KeyStore
+from core.adapters.postal import PostalBank
 from core.adapters.satim import SatimGateway
 from core.adapters.shaparak import ShaparakGateway
 from core.adapters.smsc import DeliveryDelay, EmulatedSmsc
+from core.bills import Bills
 from core.clock import Clock, ImmediateScheduler, Scheduler, SystemClock
 from core.idempotency import Idempotency
+from core.instalments import Instalments
 from core.ledger import ConservationReport, conservation_check
+from core.mandates import Mandates
 from core.market import load_markets
 from core.meters import Meters
 from core.payments import Payments
@@ -63,6 +67,10 @@ class Core:
     meters: Meters
     vending: Vending
     keys: KeyStore
+    bills: Bills
+    instalments: Instalments
+    mandates: Mandates
+    postal: PostalBank
     issuer: Issuer | None = None
     extras: dict = field(default_factory=dict)
 
@@ -115,8 +123,12 @@ def build_core(db_url: str | Store, *, clock: Clock | None = None, scheduler: Sc
     topups = Topups(store, clock, subscribers, payments, new_id)
     keys = keys or KeyStore(f"rbench-dev-keys:{seed}")
     meters = Meters(store, clock)
+    bills = Bills(store, clock, payments, subscribers, new_id)
+    postal = PostalBank(clock, stream(seed, "postal"))
     return Core(store=store, clock=clock, scheduler=scheduler, subscribers=subscribers, payments=payments,
                 topups=topups, ussd=UssdApp(store, clock, subscribers, topups), receipts=Receipts(payments, email),
                 idempotency=Idempotency(store, clock), sms=sms, email=email, gateways=gateways,
                 meters=meters, vending=Vending(store, clock, payments, meters, keys, new_id), keys=keys,
+                bills=bills, instalments=Instalments(store, clock, sms), postal=postal,
+                mandates=Mandates(store, clock, bills, postal, seeded_ids(stream(seed, "mandate-ids"), "mdt_")),
                 issuer=issuer)

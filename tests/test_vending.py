@@ -142,3 +142,9 @@ def test_bad_input(w):
     assert failed.state is State.FAILED and failed.reason == "no_active_card"
     with w.core.store.transaction() as tx:
         assert tx.one("SELECT COUNT(*) AS n FROM vends")["n"] == 0
+
+
+def test_a_vend_has_a_receipt_naming_the_meter(w):
+    order = kiosk_vend(w, STS_METER, "100")
+    text = w.core.receipts.text(order.id)
+    assert STS_METER in text and "100.00 EGP" in text

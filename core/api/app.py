@@ -15,10 +15,11 @@ from prometheus_client.core import GaugeMetricFamily
 
 from core.api import problems
 from core.api.auth import channel_of, keys_from_env
-from core.api.schemas import (CallbackIn, CardIn, CardIssueIn, EmailIn, FloatIn, MeterIn, OtpIn, SubscriberIn,
-                              TopupIn, UssdIn, VendIn)
+from core.api.schemas import (AccessCodeIn, BillPaymentIn, CallbackIn, CardIn, CardIssueIn, EmailIn, FloatIn,
+                              MandateIn, MeterIn, OtpIn, PlanIn, RechargeIn, SubscriberIn, TopupIn, UssdIn, VendIn)
+from core.billers import load_billers
 from core.cards import parse_card
-from core.errors import InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from core.idempotency import check_key, derived_id
 from core.market import market as market_of, market_for_msisdn
 from core.money import Money
@@ -283,6 +284,103 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
         key = idempotency_key or ""
         return once(request, channel, idempotency_key, body.model_dump() | {"agent": agent}, lambda: (
             200, {"agent": agent, "float_minor": core.payments.deposit_float(agent, amount, f"{agent}:{key}")}))
+
+    # -- bills, instalment plans, postal mandates (F2, F3) ----------------------------------
+    def _direct(channel: str, method_account: str | None) -> str:
+        method = channel if channel in DIRECT else "card"
+        if method != "card" and not method_account:
+            raise InvalidInput(f"method_account: the {channel} channel must say which account pays "
+                               "(agent, wallet provider or bank)", field="method_account")
+        return method
+
+    @app.get("/v1/billers", tags=["bills"])
+    def billers(market: str | None = None, channel: str = need(*WEB, *DIRECT)) -> list[dict]:
+        code = market_of(market).code if market is not None else None
+        return [{"id": b.id, "market": b.market, "currency": b.currency, "names": b.names, "kind": b.kind,
+                 "cycle": b.cycle, "part_payments": b.part_payments, "min_payment": b.min_payment.major_str(),
+                 "instalments": b.instalments is not None, "mandates": b.mandates is not None,
+                 "products": [{"id": p.id, "names": p.names, "speed_mbps": p.speed_mbps, "months": p.months,
+                               "price": p.price.major_str()} for p in b.products.values()]}
+                for b in load_billers().billers.values() if code is None or b.market == code]
+
+    @app.get("/v1/bills/{biller}/{account}", tags=["bills"])
+    def statement(biller: str, account: str, channel: str = need(*WEB, *DIRECT)) -> dict:
+        return core.bills.lookup(biller, account).public()
+
+    @app.post("/v1/bills/{biller}/{account}/payments", status_code=201, tags=["bills"])
+    def pay_bill(biller: str, account: str, body: BillPaymentIn, request: Request,
+                 idempotency_key: str | None = Header(default=None),
+                 channel: str = need(*WEB, *DIRECT)) -> JSONResponse:
+        method = _direct(channel, body.method_account)
+        order_id = derived_id("ord_", channel, idempotency_key or "")
+        return once(request, channel, idempotency_key, body.model_dump() | {"biller": biller, "account": account},
+                    lambda: order_answer(core.bills.pay(
+                        biller, account, body.amount, method=method, method_account=body.method_account,
+                        payer=body.payer, order_id=order_id, channel="web" if channel == "admin" else channel,
+                        currency=body.currency, language=body.language)))
+
+    @app.post("/v1/bills/{biller}/{account}/recharges", status_code=201, tags=["bills"])
+    def recharge(biller: str, account: str, body: RechargeIn, request: Request,
+                 idempotency_key: str | None = Header(default=None),
+                 channel: str = need(*WEB, *DIRECT)) -> JSONResponse:
+        method = _direct(channel, body.method_account)
+        order_id = derived_id("ord_", channel, idempotency_key or "")
+        return once(request, channel, idempotency_key, body.model_dump() | {"biller": biller, "account": account},
+                    lambda: order_answer(core.bills.recharge(
+                        biller, account, body.product, method=method, method_account=body.method_account,
+                        payer=body.payer, order_id=order_id, channel="web" if channel == "admin" else channel,
+                        language=body.language)))
+
+    @app.post("/v1/bills/{biller}/{account}/plan-proposals", tags=["bills"])
+    def propose_plan(biller: str, account: str, body: PlanIn, channel: str = need(*WEB)) -> dict:
+        return core.instalments.propose(biller, account, body.monthly, currency=body.currency).public()
+
+    @app.post("/v1/bills/{biller}/{account}/plans", status_code=201, tags=["bills"])
+    def accept_plan(biller: str, account: str, body: PlanIn, request: Request,
+                    idempotency_key: str | None = Header(default=None), channel: str = need(*WEB)) -> JSONResponse:
+        def run() -> tuple[int, dict]:
+            p = core.instalments.propose(biller, account, body.monthly, currency=body.currency)
+            if body.debt is not None and Money.parse(body.debt, p.debt.currency, field="debt") != p.debt:
+                raise Conflict(f"debt: {account} owes {p.debt} now, not {body.debt}: propose again", field="debt")
+            return 201, core.instalments.accept(p, customer=body.customer, language=body.language).public()
+        return once(request, channel, idempotency_key, body.model_dump() | {"biller": biller, "account": account},
+                    run)
+
+    @app.get("/v1/plans/{plan_id}", tags=["bills"])
+    def plan(plan_id: str, channel: str = need(*WEB)) -> dict:
+        return core.instalments.get(plan_id).public()
+
+    @app.post("/v1/mandates", status_code=201, tags=["mandates"])
+    def request_mandate(body: MandateIn, request: Request, idempotency_key: str | None = Header(default=None),
+                        channel: str = need("admin")) -> JSONResponse:
+        """The form signed at the post office, entered by the operator."""
+        return once(request, channel, idempotency_key, body.model_dump(), lambda: (201, core.mandates.request(
+            body.market, body.biller, body.account, body.ccp, body.customer, product=body.product,
+            language=body.language).public()))
+
+    @app.get("/v1/mandates/{mandate_id}", tags=["mandates"])
+    def mandate(mandate_id: str, channel: str = need(*WEB)) -> dict:
+        return core.mandates.get(mandate_id).public()
+
+    @app.post("/v1/mandates/{mandate_id}/activate", tags=["mandates"])
+    def activate_mandate(mandate_id: str, body: AccessCodeIn, channel: str = need(*WEB)) -> dict:
+        return core.mandates.activate(mandate_id, body.access_code).public()
+
+    @app.post("/v1/mandates/{mandate_id}/revoke", tags=["mandates"])
+    def revoke_mandate(mandate_id: str, channel: str = need(*WEB)) -> dict:
+        return core.mandates.revoke(mandate_id).public()
+
+    @app.post("/v1/admin/mandate-runs", tags=["ops"])
+    def mandate_run(channel: str = need("admin")) -> dict:
+        run = core.mandates.debit_due()
+        return {"summary": run.summary(), "lines": [
+            {"mandate": x.mandate_id, "key": x.key, "kind": x.kind, "item": x.item, "amount": x.amount.major_str(),
+             "currency": x.amount.currency, "outcome": x.outcome, "detail": x.detail, "order": x.order_id}
+            for x in run.lines]}
+
+    @app.post("/v1/admin/plans/check-missed", tags=["ops"])
+    def check_missed(channel: str = need("admin")) -> list[dict]:
+        return [e.__dict__ | {"missed": list(e.missed)} for e in core.instalments.check_missed()]
 
     # -- network side ----------------------------------------------------------------------
     @app.post("/v1/gateways/{gateway}/callback", tags=["gateways"])

@@ -47,6 +47,44 @@ class VendIn(Body):
     payer: str | None = Field(default=None, max_length=32)
 
 
+class BillPaymentIn(Body):
+    amount: Amount = Field(examples=["2450", "٢٤٥٠"])
+    currency: str | None = Field(default=None, max_length=3, examples=["DZD"])
+    payer: str | None = Field(default=None, max_length=32, examples=["0551234567"])
+    method_account: str | None = Field(default=None, max_length=64,
+                                       description="kiosk/wallet/bank channels: the agent, provider or bank")
+    language: str | None = Field(default=None, max_length=8)
+
+
+class RechargeIn(Body):
+    product: str = Field(max_length=32, examples=["adsl-2m"])
+    payer: str | None = Field(default=None, max_length=32)
+    method_account: str | None = Field(default=None, max_length=64)
+    language: str | None = Field(default=None, max_length=8)
+
+
+class PlanIn(Body):
+    monthly: Amount = Field(examples=["2500"])
+    currency: str | None = Field(default=None, max_length=3)
+    debt: Amount | None = Field(default=None, description="accept only if the debt is still the one proposed")
+    customer: str | None = Field(default=None, max_length=32)
+    language: str | None = Field(default=None, max_length=8)
+
+
+class MandateIn(Body):
+    market: str = Field(max_length=8, examples=["DZ"])
+    biller: str = Field(max_length=48, examples=["dz-at-adsl"])
+    account: str = Field(max_length=32, examples=["034123456"])
+    ccp: str = Field(max_length=32, examples=["12345678 clé 90"])
+    customer: str = Field(max_length=32, examples=["0551234567"])
+    product: str | None = Field(default=None, max_length=32, examples=["adsl-2m"])
+    language: str | None = Field(default=None, max_length=8)
+
+
+class AccessCodeIn(Body):
+    access_code: str = Field(max_length=16, examples=["48213907"])
+
+
 class MeterIn(Body):
     market: str = Field(max_length=8, examples=["EG"])
     number: str = Field(max_length=32, examples=["47500150231"])
