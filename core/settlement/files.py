@@ -146,8 +146,9 @@ def parse(data: bytes, *, source: str = "settlement file", gateway: str | None =
         data = data[3:]
     nul = data.find(b"\x00")
     if nul >= 0:
+        col = data[data.rfind(b"\n", 0, nul) + 1:nul].count(b",")
         raise bad("the file holds NUL bytes (UTF-16 without a byte-order mark?); expected UTF-8",
-                  data[:nul].count(b"\n") + 1)
+                  data[:nul].count(b"\n") + 1, HEADER[col] if col < len(HEADER) else None)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
