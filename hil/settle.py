@@ -27,7 +27,7 @@ from core.clock import FakeClock, ManualScheduler
 from core.errors import RechargeError
 from core.ledger import conservation_check
 from core.money import Money
-from core.settlement import GatewayPayouts, Reconciler, RunReport, conservation, files, post_batch
+from core.settlement import GatewayPayouts, PayablePayouts, Reconciler, RunReport, conservation, files, post_batch
 from core.settlement.emulated import (Discrepancy, change_amount, drop, duplicate, end_of_day_file,
                                       phantom_capture, unknown_reference)
 from core.settlement.files import SettlementFile, SettlementFileError
@@ -86,7 +86,7 @@ def _settle_files(day: date, db: str, gateway: str | None, paths: list[str], out
         reconciler = Reconciler(core, ask_gateways=False)
         try:
             reports = [reconciler.run(f, source=path) for f, path in parsed]
-            batch = post_batch(core.store, core.clock, day, [GatewayPayouts(gateways=names)])
+            batch = post_batch(core.store, core.clock, day, [GatewayPayouts(gateways=names), PayablePayouts()])
         except (RechargeError, FeeError) as e:
             return _fail(getattr(e, "message", str(e)))
         return _finish(day, reports, batch.summary(), core, out_dir, gateway, ledger_only=True)
@@ -145,11 +145,11 @@ def _demo(day: date, db: str, gateway: str | None, out_dir: Path, seed: int) -> 
         clock.advance(start + 86_400 + 1_800 - clock.now())       # 00:30 next day: files are in
         reconciler = Reconciler(core)
         reports = [reconciler.run(f, source=str(path)) for f, path in day_files]
-        batch = post_batch(core.store, core.clock, day, [GatewayPayouts(gateways=chosen)])
+        batch = post_batch(core.store, core.clock, day, [GatewayPayouts(gateways=chosen), PayablePayouts()])
         with core.store.transaction() as tx:
             before = int(tx.one("SELECT COUNT(*) AS n FROM transfers")["n"])
         again = [reconciler.run(f, source=str(path)) for f, path in day_files]
-        again_batch = post_batch(core.store, core.clock, day, [GatewayPayouts(gateways=chosen)])
+        again_batch = post_batch(core.store, core.clock, day, [GatewayPayouts(gateways=chosen), PayablePayouts()])
         with core.store.transaction() as tx:
             after = int(tx.one("SELECT COUNT(*) AS n FROM transfers")["n"])
         acted = sum(len(r.acted) for r in again) + len(again_batch.posted)

@@ -19,10 +19,10 @@ the conservation check once gateways have paid out). The tables are in migration
 See docs/settlement.md for the format, the classes and the ``rbench settle`` command.
 """
 from core.settlement.files import SettlementFile, SettlementFileError, SettlementLine
-from core.settlement.payouts import (GatewayPayouts, PayoutBatch, PayoutItem, conservation,
+from core.settlement.payouts import (GatewayPayouts, PayablePayouts, PayoutBatch, PayoutItem, conservation,
                                      post_batch)
 from core.settlement.reconcile import Reconciler
 from core.settlement.report import CLASSES, Item, RunReport
 
-__all__ = ["CLASSES", "GatewayPayouts", "Item", "PayoutBatch", "PayoutItem", "Reconciler", "RunReport",
+__all__ = ["CLASSES", "GatewayPayouts", "Item", "PayablePayouts", "PayoutBatch", "PayoutItem", "Reconciler", "RunReport",
            "SettlementFile", "SettlementFileError", "SettlementLine", "conservation", "post_batch"]

@@ -10,7 +10,8 @@ less its fee rate from ``fees.toml``, posted as
     settle:<gateway>:<date>:<CUR>      gw:<gateway>:<CUR> -> bank:<CUR>     the net amount
     settle_fee:<gateway>:<date>:<CUR>  gw:<gateway>:<CUR> -> op:fees:<CUR>  the gateway's fee
 
-A source of money we pay out (billers, utilities, operators: ``direction="out"``) gives items
+``PayablePayouts`` is the other side: what we collected for billers and utilities. A source of
+money we pay out (``direction="out"``) gives items
 whose ``account`` is the payable it clears; the batch posts payable -> bank and keeps the fee
 as commission (``op:commission:<CUR>``). A gateway's run with actions still pending is not
 paid out yet: ``waiting`` says so, and the next ``post_batch`` of the day picks it up.
@@ -54,6 +55,14 @@ class FeeError(ValueError):
 @dataclass(frozen=True)
 class FeeRates:
     gateways: dict[str, int]                 # gateway name -> basis points
+    payees: dict[str, int] = field(default_factory=dict)   # "biller:<id>" / "utility:<name>" -> bp
+
+    def payee(self, name: str) -> int:
+        if name in self.payees:
+            return self.payees[name]
+        if "default" in self.payees:
+            return self.payees["default"]
+        raise FeeError(f"no commission rate for payee {name!r} in [payees] of {FEES_FILE.name} and no default")
 
     def gateway(self, name: str) -> int:
         if name not in self.gateways:
@@ -71,14 +80,19 @@ def load_fees(path: str | Path = FEES_FILE) -> FeeRates:
     table = data.get("gateways")
     if not isinstance(table, dict):
         raise FeeError(f"{path}: expected a [gateways] table")
-    rates: dict[str, int] = {}
-    for name, entry in table.items():
-        bp = entry.get("rate_bp") if isinstance(entry, dict) else None
-        if type(bp) is not int or not 0 <= bp <= 10_000:
-            raise FeeError(f"{path}: gateways.{name}.rate_bp: expected whole basis points 0..10000, "
-                           f"got {bp!r}")
-        rates[name] = bp
-    return FeeRates(rates)
+    def rates_of(section: str, entries: dict) -> dict[str, int]:
+        rates: dict[str, int] = {}
+        for name, entry in entries.items():
+            bp = entry.get("rate_bp") if isinstance(entry, dict) else None
+            if type(bp) is not int or not 0 <= bp <= 10_000:
+                raise FeeError(f"{path}: {section}.{name}.rate_bp: expected whole basis points 0..10000, "
+                               f"got {bp!r}")
+            rates[name] = bp
+        return rates
+    payees = data.get("payees", {})
+    if not isinstance(payees, dict):
+        raise FeeError(f"{path}: expected [payees] to be a table")
+    return FeeRates(rates_of("gateways", table), rates_of("payees", payees))
 
 
 @dataclass(frozen=True)
@@ -136,6 +150,31 @@ class GatewayPayouts:
                 cur = r["currency"]
                 out.append(PayoutItem(gw, "in", ledger.gateway_clearing(gw, cur), Money(int(r["s"]), cur),
                                       self.rates.gateway(gw), int(r["n"])))
+        return out
+
+
+class PayablePayouts:
+    """What we owe billers and utilities for what we collected on their behalf: each payable
+    account's balance at batch time, paid out less our commission (``[payees]`` of fees.toml)."""
+
+    PREFIXES = ("biller:", "utility:")
+
+    def __init__(self, rates: FeeRates | None = None) -> None:
+        self.rates = rates or load_fees()
+
+    def waiting(self, tx: Tx, day: date) -> list[str]:
+        return []
+
+    def items(self, tx: Tx, day: date) -> list[PayoutItem]:
+        out = []
+        rows = tx.all("SELECT id, currency FROM accounts WHERE id LIKE 'biller:%' OR id LIKE 'utility:%'"
+                      " ORDER BY id")
+        for r in rows:
+            balance = ledger.liability_balance(tx, r["id"])
+            if balance > 0:
+                payee = r["id"].rsplit(":", 1)[0]          # "biller:dz-at-fixe"
+                out.append(PayoutItem(payee, "out", r["id"], Money(balance, r["currency"]),
+                                      self.rates.payee(payee)))
         return out
 
 
