@@ -30,9 +30,8 @@ from core.errors import Conflict, GatewayUnavailable, InvalidInput, NotFound, Re
 from core.instalments import Plan, account_known, allocate, live_plan, load_plan, pay_plan
 from core.market import market as market_of
 from core.money import Money
-from core.orders import Order, State
+from core.orders import Order
 from core.payments import DIRECT_METHODS, Notice, Payments
-from core.ports import GatewayError, GatewayTimeout
 from core.store import Store, Tx
 from core.subscribers import Subscribers, find as find_subscriber
 
@@ -402,14 +401,7 @@ class Bills:
         if (order.purpose, order.target, order.amount, order.method) != (purpose, target, amount, method):
             raise Conflict(f"order_id: {order_id} is another payment ({order.purpose} {order.target} "
                            f"{order.amount} by {order.method})", field="order_id")
-        return self._resume(order)
-
-    def _resume(self, order: Order) -> Order:
-        if order.state is not State.CREATED:
-            return order
-        if order.method != "card":
-            return self.payments.pay_direct(order.id)
-        return self.payments.register(order, order.target or "")
+        return self.payments.resume(order, order.target or "")
 
     def _create(self, b: Biller, v: dict, purpose: str, target: str, amount: Money, method: str,
                 method_account: str | None, order_id: str | None, channel: str, description: str) -> Order:
@@ -420,29 +412,7 @@ class Bills:
                 sub = find_subscriber(tx, v["payer"])
             lang = sub.language if sub and sub.language in v["mkt"].languages else None
         lang = lang or v["mkt"].languages[0]
-        state, reason, reg = State.CREATED, None, None
-        if method == "card":
-            try:
-                reg = self.payments.gateways[v["gateway"]].register(order_id, amount, description=description,
-                                                                     language=lang)
-                state = State.PENDING_PAYMENT
-            except (GatewayError, GatewayTimeout) as e:
-                state = State.FAILED
-                reason = e.message if isinstance(e, GatewayError) else "gateway did not answer the registration"
-        now_ms = self.payments.now_ms()
-        with self.store.autocommit() as tx:
-            row = tx.one(
-                "INSERT INTO orders (id, market, channel, purpose, target, method, method_account, payer, amount,"
-                " currency, gateway, gateway_ref, form_url, state, reason, language, created_ms, updated_ms)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING RETURNING *",
-                (order_id, b.market, channel, purpose, target, method, method_account, v["payer"], amount.minor,
-                 amount.currency, v["gateway"], reg.gateway_ref if reg else None, reg.form_url if reg else None,
-                 str(state), reason, lang, now_ms, now_ms))
-        if row is None:                      # a concurrent call with the same order id won
-            return self._resume(self.payments.get(order_id))
-        order = Order.from_row(row)
-        if order.state is State.FAILED:
-            self.payments.purposes[purpose].notices(order, "failed")
-        elif method != "card":
-            return self.payments.pay_direct(order.id)
-        return order
+        return self.payments.open(dict(
+            id=order_id, market=b.market, channel=channel, purpose=purpose, target=target, method=method,
+            method_account=method_account, payer=v["payer"], amount=amount.minor, currency=amount.currency,
+            gateway=v["gateway"], language=lang), description=description)

@@ -96,6 +96,51 @@ class Payments:
         return self.move(order.id, (State.CREATED,), State.PENDING_PAYMENT,
                          gateway_ref=reg.gateway_ref, form_url=reg.form_url)
 
+    def open(self, columns: dict, *, description: str, refused: str | None = None) -> Order:
+        """Write a new order and start its payment; ``columns`` are the orders row (id, market,
+        purpose, target, method, amount, currency, gateway, language, ...).
+
+        A card order is registered with its gateway *before* it is written, so it is written
+        once, already pending payment (a registration whose order never got written is
+        harmless: nothing was paid and the gateway's session expires; a retry registers the
+        same order_ref again). A direct order is written CREATED and paid at once. ``refused``
+        writes it REFUSED for that reason. If the id exists already (a retry, a concurrent
+        call), that order is resumed instead.
+        """
+        state, reason, reg = (State.REFUSED, refused, None) if refused else (State.CREATED, None, None)
+        amount = Money(columns["amount"], columns["currency"])
+        if refused is None and columns["method"] == "card":
+            try:
+                reg = self.gateways[columns["gateway"]].register(columns["id"], amount, description=description,
+                                                                 language=columns["language"])
+                state = State.PENDING_PAYMENT
+            except (GatewayError, GatewayTimeout) as e:
+                state = State.FAILED
+                reason = e.message if isinstance(e, GatewayError) else "gateway did not answer the registration"
+        now_ms = self.now_ms()
+        row = columns | {"gateway_ref": reg.gateway_ref if reg else None, "form_url": reg.form_url if reg else None,
+                         "state": str(state), "reason": reason, "created_ms": now_ms, "updated_ms": now_ms}
+        with self.store.autocommit() as tx:
+            written = tx.one(f"INSERT INTO orders ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+                             " ON CONFLICT (id) DO NOTHING RETURNING *", tuple(row.values()))
+        if written is None:
+            return self.resume(self.get(columns["id"]), description)
+        order = Order.from_row(written)
+        if order.state in (State.FAILED, State.REFUSED):
+            self.send(self.purposes[order.purpose].notices(
+                order, "refused" if order.state is State.REFUSED else "failed"))
+        elif order.state is State.CREATED:
+            return self.pay_direct(order.id)
+        return order
+
+    def resume(self, order: Order, description: str) -> Order:
+        """Carry on an order a crash or a retry left CREATED (direct: pay; card: register)."""
+        if order.state is not State.CREATED:
+            return order
+        if order.method != "card":
+            return self.pay_direct(order.id)
+        return self.register(order, description)
+
     def pay_direct(self, order_id: str) -> Order:
         """Take a kiosk / wallet / bank / mandate order's money from its clearing account and
         deliver, in one transaction. A kiosk agent's float must cover it."""

@@ -17,9 +17,8 @@ from core.digits import to_local_digits
 from core.errors import GatewayUnavailable, InvalidInput, Refused
 from core.market import Market, market as market_of
 from core.money import Money
-from core.orders import Order, State
+from core.orders import Order
 from core.payments import DIRECT_METHODS, Notice, Payments
-from core.ports import GatewayError, GatewayTimeout
 from core.store import Store, Tx
 from core.subscribers import Subscribers, find as find_subscriber, from_row as subscriber_from_row, save_recipient
 
@@ -180,7 +179,7 @@ class Topups:
         with self.store.autocommit() as tx:
             existing = tx.one("SELECT * FROM orders WHERE id = ?", (order_id,)) if order_id_given else None
             if existing is not None:
-                return self._resume(Order.from_row(existing), v)
+                return self.payments.resume(Order.from_row(existing), f"top-up {v['recipient_national']}")
             row = tx.one("SELECT s.*, (SELECT credits - debits FROM accounts WHERE id = ?) AS balance"
                          " FROM subscribers s WHERE msisdn = ?", (ledger.sub_main(v["recipient"]), v["recipient"]))
             sub = subscriber_from_row(row) if row else None
@@ -193,47 +192,14 @@ class Topups:
             raise Refused(f"recipient: {v['recipient_national']} is a postpaid line; top-ups "
                           "and gifts go to prepaid lines", field="recipient")
         lang = req.language or (payer.language if payer else sub.language)
-        state, reason, reg = State.CREATED, None, None
-        if balance + amount.minor > mkt.balance_cap.minor:     # checked again at credit time
-            state, reason = State.REFUSED, "balance_cap"
-        elif req.method == "card":
-            try:
-                reg = self.payments.gateways[v["gateway"]].register(
-                    order_id, amount, description=f"top-up {v['recipient_national']}", language=lang)
-                state = State.PENDING_PAYMENT
-            except (GatewayError, GatewayTimeout) as e:
-                state = State.FAILED
-                reason = e.message if isinstance(e, GatewayError) else "gateway did not answer the registration"
-        now_ms = self.payments.now_ms()
-        with self.store.autocommit() as tx:
-            row = tx.one(
-                "INSERT INTO orders (id, market, channel, purpose, target, method, method_account, kind,"
-                " product, payer, recipient, amount, currency, bonus, bonus_hours, gateway, gateway_ref,"
-                " form_url, state, reason, save_recipient, language, email, created_ms, updated_ms)"
-                " VALUES (?,?,?,'topup',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                " ON CONFLICT (id) DO NOTHING RETURNING *",
-                (order_id, mkt.code, req.channel, sub.msisdn, req.method, req.method_account,
-                 "self" if v["payer"] == sub.msisdn else "gift", req.product, v["payer"], sub.msisdn,
-                 amount.minor, amount.currency, v["bonus"].minor, v["hours"], v["gateway"],
-                 reg.gateway_ref if reg else None, reg.form_url if reg else None, str(state), reason,
-                 int(bool(req.save_recipient)), lang, req.email, now_ms, now_ms))
-        if row is None:                      # a concurrent call with the same order id won
-            return self._resume(self.payments.get(order_id), v)
-        order = Order.from_row(row)
-        if order.state is State.REFUSED:
-            self.payments.send([cap_notice(mkt, v["payer"], sub.msisdn, lang)])
-        elif order.state is State.FAILED:
-            self.payments.send(self.payments.purposes["topup"].notices(order, "failed"))
-        elif req.method != "card":
-            return self.payments.pay_direct(order.id)
-        return order
-
-    def _resume(self, order: Order, v: dict) -> Order:
-        if order.state is not State.CREATED:
-            return order
-        if order.method != "card":
-            return self.payments.pay_direct(order.id)
-        return self.payments.register(order, f"top-up {v['recipient_national']}")
+        refused = "balance_cap" if balance + amount.minor > mkt.balance_cap.minor else None  # again at credit
+        return self.payments.open(dict(
+            id=order_id, market=mkt.code, channel=req.channel, purpose="topup", target=sub.msisdn,
+            method=req.method, method_account=req.method_account,
+            kind="self" if v["payer"] == sub.msisdn else "gift", product=req.product, payer=v["payer"],
+            recipient=sub.msisdn, amount=amount.minor, currency=amount.currency, bonus=v["bonus"].minor,
+            bonus_hours=v["hours"], gateway=v["gateway"], save_recipient=int(bool(req.save_recipient)),
+            language=lang, email=req.email), description=f"top-up {v['recipient_national']}", refused=refused)
 
     def expire_bonuses(self) -> int:
         """Post the expiry of every bonus bucket whose validity has ended; returns how many."""

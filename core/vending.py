@@ -20,7 +20,7 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.market import market as market_of
 from core.meters import Meter, Meters
 from core.money import Money
-from core.orders import Order, State
+from core.orders import Order
 from core.payments import DIRECT_METHODS, Notice, Payments
 from core.store import Store
 from core.tariffs import tariff as tariff_of
@@ -166,24 +166,14 @@ class Vending:
             raise InvalidInput(f"method: {method!r}; expected card, or one of {', '.join(DIRECT_METHODS)} "
                                "with its account", field="method")
         mkt = market_of(meter.market)
-        gateway = method if method != "card" else mkt.web_gateway
-        order_id = order_id or self.new_id()
-        now_ms = self.payments.now_ms()
-        with self.store.autocommit() as tx:
-            row = tx.one(
-                "INSERT INTO orders (id, market, channel, purpose, target, method, method_account,"
-                " payer, amount, currency, gateway, state, language, created_ms, updated_ms)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,'created',?,?,?) ON CONFLICT (id) DO NOTHING RETURNING *",
-                (order_id, mkt.code, channel, purpose, meter.number, method, method_account, payer, money.minor,
-                 money.currency, gateway, mkt.languages[0], now_ms, now_ms))
-        order = Order.from_row(row) if row else self.payments.get(order_id)
+        order = self.payments.open(dict(
+            id=order_id or self.new_id(), market=mkt.code, channel=channel, purpose=purpose, target=meter.number,
+            method=method, method_account=method_account, payer=payer, amount=money.minor, currency=money.currency,
+            gateway=method if method != "card" else mkt.web_gateway, language=mkt.languages[0]),
+            description=f"electricity {meter.number}")
         if order.purpose != purpose or order.target != meter.number or order.amount != money:
-            raise Conflict(f"order_id: {order_id} is another order", field="order_id")
-        if order.state is not State.CREATED:
-            return order
-        if method != "card":
-            return self.payments.pay_direct(order.id)
-        return self.payments.register(order, f"electricity {meter.number}")
+            raise Conflict(f"order_id: {order.id} is another order", field="order_id")
+        return order
 
     def result(self, order_id: str) -> dict:
         """What the customer gets: the token or record of a delivered vend (the same every time)."""
