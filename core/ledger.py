@@ -14,9 +14,16 @@ Accounts (balances are credits - debits for liabilities, debits - credits for as
     bank:<CUR>                         the operator's bank account (asset)
     agent:<id>:<CUR>                   a kiosk agent's float (liability); wallet:, bankapp:, postal:
                                        clearing accounts of the other payment methods (assets)
+
+An account's totals (debits, credits) are its row in ``accounts`` plus, for the hot system
+accounts that every card payment posts to (``sharded``: gw:, held:, op:<market>:bonus:), the
+sum of its rows in ``accounts_shards``. A transaction adds to one shard of those, so concurrent
+payments do not queue on one row lock until COMMIT. Subscriber accounts, whose balances drive
+decisions (the balance cap), keep one lockable row. SQL readers use the view ``account_totals``.
 """
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 
 from core.money import Money
@@ -56,16 +63,42 @@ def revenue(market: str, cur: str) -> str:
     return f"op:{market}:revenue:{cur}"
 
 
+SHARDS = 64
+"""Shard rows per sharded account: enough that concurrent transactions rarely meet on one."""
+
+
+def sharded(account: str) -> bool:
+    """Whether an account keeps its totals in shard rows (``accounts_shards``) rather than in
+    its own row: the system accounts every card payment posts to, whose balance no decision
+    reads. Their names end with their currency (checked when posting)."""
+    if account.startswith(("gw:", "held:")):
+        return True
+    return account.startswith("op:") and account.count(":") == 3 and account.split(":")[2] == "bonus"
+
+
+def shard_of(tx: Tx, transfer_id: str) -> int:
+    """The shard a transaction adds to: chosen once per transaction from its first posted
+    transfer's id, so all its postings to sharded accounts land in one shard (two transactions
+    then meet on hot rows only when they share a shard, and always in the same order)."""
+    shard = getattr(tx, "_ledger_shard", None)
+    if shard is None:
+        shard = zlib.crc32(transfer_id.encode()) % SHARDS
+        tx._ledger_shard = shard      # type: ignore[attr-defined]
+    return shard
+
+
 class Batch:
-    """Transfers posted together in two statements: one multi-row insert of the transfers (a
-    duplicate event is skipped by its id) and one upsert of the touched accounts' totals."""
+    """Transfers posted together in two statements (PostgreSQL; up to four on SQLite): one
+    multi-row insert of the transfers (a duplicate event is skipped by its id), then the
+    touched accounts' totals: an upsert of plain accounts' rows, then of sharded accounts'
+    shard rows, last, so the hot rows are locked for as short a time as the caller allows."""
 
     def __init__(self, tx: Tx, at_ms: int) -> None:
         self.tx, self.at_ms = tx, at_ms
         self.rows: list[tuple] = []
 
     def add(self, transfer_id: str, debit: str, credit: str, amount: Money, *, kind: str,
-            order_id: str | None) -> "Batch":
+            order_id: str | None) -> Batch:
         if amount.minor <= 0:
             raise ValueError(f"transfer {transfer_id}: amount must be positive, got {amount}")
         self.rows.append((transfer_id, debit, credit, amount.minor, amount.currency, kind, order_id, self.at_ms))
@@ -75,7 +108,8 @@ class Batch:
         """Post what was added; returns the ids actually posted (not seen before)."""
         if not self.rows:
             return set()
-        posted = {r["id"] for r in self.tx.all(
+        tx = self.tx
+        posted = {r["id"] for r in tx.all(
             "INSERT INTO transfers (id, debit_account, credit_account, amount, currency, kind, order_id, at_ms)"
             " VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(self.rows)) +
             " ON CONFLICT (id) DO NOTHING RETURNING id", [v for row in self.rows for v in row])}
@@ -87,17 +121,55 @@ class Batch:
                     if entry[0] != cur:
                         raise ValueError(f"transfer {tid}: account {account} is not in {cur}")
                     entry[side] += minor
-        if totals:
-            # One statement: create each account on first use, else add to its totals.
-            changed = self.tx.execute(
-                "INSERT INTO accounts (id, currency, debits, credits) VALUES " +
-                ", ".join(["(?, ?, ?, ?)"] * len(totals)) + " ON CONFLICT (id)"
-                " DO UPDATE SET debits = accounts.debits + excluded.debits,"
-                " credits = accounts.credits + excluded.credits WHERE accounts.currency = excluded.currency",
-                [v for account, (cur, d, c) in sorted(totals.items()) for v in (account, cur, d, c)])
-            if changed != len(totals):
-                raise ValueError(f"transfers {sorted(posted)}: an account is not in the transfer's currency")
-        self.rows = []
+        self.rows, first = [], self.rows[0][0]
+        if not totals:
+            return posted
+        plain = [(a, *t) for a, t in sorted(totals.items()) if not sharded(a)]
+        hot = [(a, *t) for a, t in sorted(totals.items()) if sharded(a)]
+        for account, cur, _d, _c in hot:
+            if not account.endswith(":" + cur):
+                raise ValueError(f"transfers {sorted(posted)}: account {account} is not in {cur}")
+        shard = shard_of(tx, first) if hot else 0
+        upsert_plain = (
+            "INSERT INTO accounts (id, currency, debits, credits) VALUES " +
+            ", ".join(["(?, ?, ?, ?)"] * len(plain)) + " ON CONFLICT (id)"
+            " DO UPDATE SET debits = accounts.debits + excluded.debits,"
+            " credits = accounts.credits + excluded.credits WHERE accounts.currency = excluded.currency")
+        plain_params = [v for row in plain for v in row]
+        # Shard rows: created on first use, else added to; the accounts' own rows are created
+        # once (ON CONFLICT DO NOTHING neither updates nor locks an existing row).
+        upsert_shards_tail = (
+            " ON CONFLICT (account, shard) DO UPDATE SET debits = accounts_shards.debits + excluded.debits,"
+            " credits = accounts_shards.credits + excluded.credits"
+            " WHERE accounts_shards.currency = excluded.currency")
+        create_hot = ("INSERT INTO accounts (id, currency) VALUES " + ", ".join(["(?, ?)"] * len(hot)) +
+                      " ON CONFLICT (id) DO NOTHING")
+        create_params = [v for account, cur, _d, _c in hot for v in (account, cur)]
+        hot_params = [v for account, cur, d, c in hot for v in (account, shard, cur, d, c)]
+        if not hot:
+            ok = tx.execute(upsert_plain, plain_params) == len(plain)
+        elif tx.dialect == "postgresql":
+            # One round trip: the plain upsert runs first (the shards' insert waits on its
+            # count), then the shard rows; the accounts' own rows are created at the end.
+            ctes = ["base AS (" + create_hot + ")"]
+            guard = ""
+            if plain:
+                ctes.insert(0, "plain AS (" + upsert_plain + " RETURNING 1)")
+                guard = " WHERE (SELECT COUNT(*) FROM plain) = ?"
+            ok = tx.execute(
+                "WITH " + ", ".join(ctes) +
+                " INSERT INTO accounts_shards (account, shard, currency, debits, credits)"
+                " SELECT * FROM (VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * len(hot)) +
+                ") AS v (account, shard, currency, debits, credits)" + guard + upsert_shards_tail,
+                plain_params + create_params + hot_params + ([len(plain)] if plain else [])) == len(hot)
+        else:
+            ok = not plain or tx.execute(upsert_plain, plain_params) == len(plain)
+            tx.execute(create_hot, create_params)
+            ok = ok and tx.execute(
+                "INSERT INTO accounts_shards (account, shard, currency, debits, credits) VALUES " +
+                ", ".join(["(?, ?, ?, ?, ?)"] * len(hot)) + upsert_shards_tail, hot_params) == len(hot)
+        if not ok:
+            raise ValueError(f"transfers {sorted(posted)}: an account is not in the transfer's currency")
         return posted
 
 
@@ -107,10 +179,21 @@ def transfer(tx: Tx, transfer_id: str, debit: str, credit: str, amount: Money, *
     return bool(Batch(tx, at_ms).add(transfer_id, debit, credit, amount, kind=kind, order_id=order_id).post())
 
 
+_BALANCE = ("SELECT CAST(a.credits - a.debits + COALESCE((SELECT SUM(s.credits - s.debits)"
+            " FROM accounts_shards s WHERE s.account = a.id), 0) AS BIGINT) AS b FROM accounts a WHERE a.id = ?")
+
+
 def liability_balance(tx: Tx, account: str, *, lock: bool = False) -> int:
-    """credits - debits of an account (0 if it has never been used)."""
-    row = tx.one("SELECT credits - debits AS b FROM accounts WHERE id = ?" + (tx.for_update if lock else ""),
-                 (account,))
+    """credits - debits of an account (0 if it has never been used): its row plus its shards.
+
+    ``lock`` locks the account's row until the transaction ends, so that a decision taken on
+    the balance (the balance cap, a kiosk float) holds. For a sharded account the row is locked
+    first and the shards read after: a posting to it cannot commit while the lock is held (its
+    foreign-key check at COMMIT waits for it), so none slips in between."""
+    if lock and sharded(account):
+        tx.one("SELECT id FROM accounts WHERE id = ?" + tx.for_update, (account,))
+        lock = False
+    row = tx.one(_BALANCE + (tx.for_update if lock else ""), (account,))
     return int(row["b"]) if row else 0
 
 
@@ -143,26 +226,50 @@ def conservation_check(store: Store, gateway_net: dict[tuple[str, str], int] | N
     gateway itself says it captured net of refunds and reversals, to compare with clearing."""
     r = ConservationReport()
     with store.transaction() as tx:
-        drift = tx.all(
-            "SELECT a.id, a.debits, a.credits,"
-            " COALESCE((SELECT SUM(amount) FROM transfers t WHERE t.debit_account = a.id), 0) AS d,"
-            " COALESCE((SELECT SUM(amount) FROM transfers t WHERE t.credit_account = a.id), 0) AS c"
-            " FROM accounts a")
-        for row in drift:
-            if int(row["debits"]) != int(row["d"]) or int(row["credits"]) != int(row["c"]):
-                r.errors.append(f"account {row['id']}: totals {row['debits']}/{row['credits']} "
+        # Every account's totals (its row plus its shards) against the sums of its transfers.
+        accounts = tx.all(
+            "SELECT a.id, a.currency, a.debits + COALESCE(s.d, 0) AS debits, a.credits + COALESCE(s.c, 0) AS credits,"
+            " COALESCE(td.s, 0) AS d, COALESCE(tc.s, 0) AS c"
+            " FROM accounts a"
+            " LEFT JOIN (SELECT account, SUM(debits) AS d, SUM(credits) AS c FROM accounts_shards"
+            "            GROUP BY account) s ON s.account = a.id"
+            " LEFT JOIN (SELECT debit_account AS id, SUM(amount) AS s FROM transfers"
+            "            GROUP BY debit_account) td ON td.id = a.id"
+            " LEFT JOIN (SELECT credit_account AS id, SUM(amount) AS s FROM transfers"
+            "            GROUP BY credit_account) tc ON tc.id = a.id")
+        by_currency: dict[str, list[int]] = {}
+        balances: dict[str, int] = {}                 # account -> debits - credits
+        for row in accounts:
+            debits, credits = int(row["debits"]), int(row["credits"])
+            if debits != int(row["d"]) or credits != int(row["c"]):
+                r.errors.append(f"account {row['id']}: totals {debits}/{credits} "
                                 f"differ from its transfers {row['d']}/{row['c']}")
-        for row in tx.all("SELECT currency, SUM(debits) AS d, SUM(credits) AS c FROM accounts GROUP BY currency"):
-            if int(row["d"]) != int(row["c"]):
-                r.errors.append(f"{row['currency']}: debits {row['d']} != credits {row['c']}")
+            both = by_currency.setdefault(row["currency"], [0, 0])
+            both[0] += debits
+            both[1] += credits
+            balances[row["id"]] = debits - credits
+        for cur, (debits, credits) in sorted(by_currency.items()):
+            if debits != credits:
+                r.errors.append(f"{cur}: debits {debits} != credits {credits}")
+        for row in tx.all("SELECT s.account, s.shard, s.currency, a.currency AS account_currency"
+                          " FROM accounts_shards s LEFT JOIN accounts a ON a.id = s.account"
+                          " WHERE a.id IS NULL OR a.currency <> s.currency"):
+            r.errors.append(f"shard {row['shard']} of account {row['account']} is in {row['currency']}, "
+                            f"its account in {row['account_currency'] or 'no account'}")
+        for row in tx.all("SELECT t.id, t.currency, a.currency AS account_currency FROM transfers t"
+                          " JOIN accounts a ON a.id IN (t.debit_account, t.credit_account)"
+                          " WHERE a.currency <> t.currency"):
+            r.errors.append(f"transfer {row['id']} in {row['currency']} touches an account in "
+                            f"{row['account_currency']}")
         for row in tx.all("SELECT kind, currency, SUM(amount) AS s, COUNT(*) AS n FROM transfers"
                           " GROUP BY kind, currency"):
             bucket = {"capture": r.captured, "credit": r.credited, "refund": r.refunded}.get(row["kind"])
             if bucket is not None:
                 bucket[row["currency"]] = int(row["s"])
             r.transfers += int(row["n"])
-        for row in tx.all("SELECT currency, credits - debits AS b FROM accounts WHERE id LIKE 'held:%'"):
-            r.held[row["currency"]] = int(row["b"])
+        for row in accounts:
+            if row["id"].startswith("held:"):
+                r.held[row["currency"]] = -balances[row["id"]]
         for cur in set(r.captured) | set(r.credited) | set(r.refunded) | set(r.held):
             cap, cred, ref, hel = (r.captured.get(cur, 0), r.credited.get(cur, 0),
                                    r.refunded.get(cur, 0), r.held.get(cur, 0))
@@ -185,14 +292,18 @@ def conservation_check(store: Store, gateway_net: dict[tuple[str, str], int] | N
                                 f"expected {want_credit}")
             if int(row["captures"]) != 1:
                 r.errors.append(f"order {row['id']} ({row['state']}) has {row['captures']} captures, expected 1")
-        for row in tx.all("SELECT id, credits - debits AS b FROM accounts"
-                          " WHERE id LIKE 'sub:%' AND credits < debits"):
-            r.errors.append(f"account {row['id']} is negative ({row['b']})")
+        for account, balance in sorted(balances.items()):
+            if account.startswith("sub:") and balance > 0:
+                r.errors.append(f"account {account} is negative ({-balance})")
         if gateway_net is not None:
-            clearing = {row["id"]: int(row["b"]) for row in
-                        tx.all("SELECT id, debits - credits AS b FROM accounts WHERE id LIKE 'gw:%'")}
+            # What a gateway already paid us out (settlement net and its fee) left its clearing
+            # account, yet still counts as captured by that gateway.
+            paid_out = {row["credit_account"]: int(row["s"]) for row in tx.all(
+                "SELECT credit_account, SUM(amount) AS s FROM transfers WHERE kind IN"
+                " ('settlement', 'settlement_fee') AND credit_account LIKE 'gw:%' GROUP BY credit_account")}
             for (gw, cur), net in sorted(gateway_net.items()):
-                ours = clearing.get(gateway_clearing(gw, cur), 0)
+                account = gateway_clearing(gw, cur)
+                ours = balances.get(account, 0) + paid_out.get(account, 0)
                 if ours != net:
                     r.errors.append(f"gateway {gw} says it captured {net} {cur} net; our clearing says {ours}")
     return r

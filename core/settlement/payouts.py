@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from core import ledger
 from core.clock import Clock
-from core.ledger import ConservationReport, conservation_check
+from core.ledger import ConservationReport
 from core.money import Money
 from core.store import Store, Tx
 
@@ -245,19 +245,5 @@ def _post(tx: Tx, item: PayoutItem, day: str, now: int) -> None:
 
 
 def conservation(core: Core) -> ConservationReport:
-    """``Core.conservation`` once gateways have paid out: what a gateway says it captured net
-    is compared with our clearing plus what it has already paid us (net and fee)."""
-    net: dict[tuple[str, str], int] = {}
-    for name, gw in core.gateways.items():
-        stats = getattr(gw, "stats", None)
-        if stats is not None:
-            for cur, amount in stats()["net_captured"].items():
-                net[(name, cur)] = amount
-    with core.store.transaction() as tx:
-        rows = tx.all("SELECT credit_account, currency, SUM(amount) AS s FROM transfers WHERE kind IN (?, ?)"
-                      " AND credit_account LIKE 'gw:%' GROUP BY credit_account, currency", SETTLE_KINDS)
-    for r in rows:
-        key = (r["credit_account"].split(":")[1], r["currency"])
-        if key in net:                      # only gateways that can say what they captured
-            net[key] -= int(r["s"])
-    return conservation_check(core.store, net)
+    """``Core.conservation``: the ledger's check counts what gateways paid out as captured."""
+    return core.conservation()
