@@ -120,6 +120,14 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
         return JSONResponse(out.body, status_code=out.status, media_type=media,
                             headers={"Idempotent-Replayed": "true"} if out.replayed else None)
 
+    def _direct(channel: str, method_account: str | None) -> str:
+        """The payment method a channel implies: a direct channel pays from the account it names."""
+        method = channel if channel in DIRECT else "card"
+        if method != "card" and not method_account:
+            raise InvalidInput(f"method_account: the {channel} channel must say which account pays "
+                               "(agent, wallet provider or bank)", field="method_account")
+        return method
+
     def order_answer(order) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
         if order.state is State.REFUSED:
             mkt = market_of(order.market)
@@ -174,7 +182,7 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
               responses={422: {"description": "invalid input, or refused (balance cap)"}})
     def create_topup(body: TopupIn, request: Request, idempotency_key: str | None = Header(default=None),
                      channel: str = need(*WEB, *DIRECT)) -> JSONResponse:
-        method = channel if channel in DIRECT else "card"
+        method = _direct(channel, body.method_account)
         req = TopupRequest(market=body.market, recipient=body.recipient, payer=body.payer, amount=body.amount,
                            currency=body.currency, product=body.product,
                            channel=channel if method != "card" else body.channel,
@@ -258,10 +266,7 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
     @app.post("/v1/vends", status_code=201, tags=["meters"])
     def vend(body: VendIn, request: Request, idempotency_key: str | None = Header(default=None),
              channel: str = need(*WEB, *DIRECT)) -> JSONResponse:
-        method = channel if channel in DIRECT else "card"
-        if method != "card" and not body.method_account:
-            raise InvalidInput(f"method_account: the {channel} channel must say which account pays "
-                               "(agent, wallet provider or bank)", field="method_account")
+        method = _direct(channel, body.method_account)
         order_id = derived_id("ord_", channel, idempotency_key or "")
 
         def run() -> tuple[int, dict]:
@@ -286,13 +291,6 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
             200, {"agent": agent, "float_minor": core.payments.deposit_float(agent, amount, f"{agent}:{key}")}))
 
     # -- bills, instalment plans, postal mandates (F2, F3) ----------------------------------
-    def _direct(channel: str, method_account: str | None) -> str:
-        method = channel if channel in DIRECT else "card"
-        if method != "card" and not method_account:
-            raise InvalidInput(f"method_account: the {channel} channel must say which account pays "
-                               "(agent, wallet provider or bank)", field="method_account")
-        return method
-
     @app.get("/v1/billers", tags=["bills"])
     def billers(market: str | None = None, channel: str = need(*WEB, *DIRECT)) -> list[dict]:
         code = market_of(market).code if market is not None else None
