@@ -28,6 +28,7 @@ from core.errors import RechargeError
 from core.ledger import conservation_check
 from core.money import Money
 from core.settlement import GatewayPayouts, PayablePayouts, Reconciler, RunReport, conservation, files, post_batch
+from core.settlement.wallets import WalletPayouts, end_of_day_file as wallet_eod_file, reconcile_wallet
 from core.settlement.emulated import (Discrepancy, change_amount, drop, duplicate, end_of_day_file,
                                       phantom_capture, unknown_reference)
 from core.settlement.files import SettlementFile, SettlementFileError
@@ -132,24 +133,36 @@ def _demo(day: date, db: str, gateway: str | None, out_dir: Path, seed: int) -> 
             return _fail(f"--db {db} already holds {orders} orders; the demo builds its own day: "
                          "give a fresh database, or --file to settle real files")
         injected = mixed_day(core, clock, random.Random(seed))
+        wallet_files = {name: provider for name in injected
+                        if (provider := name.removeprefix("wallet:")) != name}
         if gateway is not None and gateway not in injected:
             return _fail(f"--gateway {gateway!r}: the demo day has payments on "
                          f"{', '.join(sorted(injected))}")
         chosen = [gateway] if gateway else sorted(injected)
+        cards = [name for name in chosen if name not in wallet_files]
         out_dir.mkdir(parents=True, exist_ok=True)
         day_files = []
         for name in chosen:
-            f = end_of_day_file(core.gateways[name], day, inject=injected[name])
-            path = files.write(f, out_dir / f"{name}-{day.isoformat()}.csv")
-            day_files.append((files.read(path, gateway=name, business_date=day), path))
+            if name in wallet_files:
+                f = wallet_eod_file(core, wallet_files[name], day, inject=injected[name])
+            else:
+                f = end_of_day_file(core.gateways[name], day, inject=injected[name])
+            path = files.write(f, out_dir / f"{f.gateway}-{day.isoformat()}.csv")
+            day_files.append((name, files.read(path, gateway=f.gateway, business_date=day), path))
         clock.advance(start + 86_400 + 1_800 - clock.now())       # 00:30 next day: files are in
         reconciler = Reconciler(core)
-        reports = [reconciler.run(f, source=str(path)) for f, path in day_files]
-        batch = post_batch(core.store, core.clock, day, [GatewayPayouts(gateways=chosen), PayablePayouts()])
+
+        def settle_files() -> list[RunReport]:
+            return [reconcile_wallet(core, f, source=str(path)) if name in wallet_files
+                    else reconciler.run(f, source=str(path)) for name, f, path in day_files]
+        sources = [GatewayPayouts(gateways=cards), PayablePayouts(),
+                   WalletPayouts(providers=[wallet_files[n] for n in chosen if n in wallet_files])]
+        reports = settle_files()
+        batch = post_batch(core.store, core.clock, day, sources)
         with core.store.transaction() as tx:
             before = int(tx.one("SELECT COUNT(*) AS n FROM transfers")["n"])
-        again = [reconciler.run(f, source=str(path)) for f, path in day_files]
-        again_batch = post_batch(core.store, core.clock, day, [GatewayPayouts(gateways=chosen), PayablePayouts()])
+        again = settle_files()
+        again_batch = post_batch(core.store, core.clock, day, sources)
         with core.store.transaction() as tx:
             after = int(tx.one("SELECT COUNT(*) AS n FROM transfers")["n"])
         acted = sum(len(r.acted) for r in again) + len(again_batch.posted)
@@ -217,7 +230,12 @@ def mixed_day(core: Core, clock: FakeClock, rng: random.Random) -> dict[str, lis
     shaparak.verify(ir_lost.gateway_ref)
     ir_window = order("IR", "09121234567", "10000")
     shaparak.submit_card(ir_window.gateway_ref, ir_card.card(with_pin2=True))
+    sub.provision("EG", "01012345678")
+    wallet = [core.topups.create(TopupRequest(market="EG", recipient="01012345678", amount=amount, channel="wallet",
+                                              method="wallet", method_account="vodafone-cash"))
+              for amount in ("50", "25", "40")]
     clock.advance(6 * 3600)
-    return {"satim": [duplicate(o["dup"].id), change_amount(o["mismatch"].id, 5_000), unknown_reference(),
+    return {"wallet:vodafone-cash": [drop(wallet[2].id)],
+            "satim": [duplicate(o["dup"].id), change_amount(o["mismatch"].id, 5_000), unknown_reference(),
                       drop(o["dropped"].id), drop(o["chargeback"].id), phantom_capture(o["declined"].id)],
             "shaparak": []}
