@@ -56,6 +56,7 @@ class FeeError(ValueError):
 class FeeRates:
     gateways: dict[str, int]                 # gateway name -> basis points
     payees: dict[str, int] = field(default_factory=dict)   # "biller:<id>" / "utility:<name>" -> bp
+    wallets: dict[str, int] = field(default_factory=dict)  # wallet provider -> bp ("default" too)
 
     def payee(self, name: str) -> int:
         if name in self.payees:
@@ -92,7 +93,10 @@ def load_fees(path: str | Path = FEES_FILE) -> FeeRates:
     payees = data.get("payees", {})
     if not isinstance(payees, dict):
         raise FeeError(f"{path}: expected [payees] to be a table")
-    return FeeRates(rates_of("gateways", table), rates_of("payees", payees))
+    wallets = data.get("wallets", {})
+    if not isinstance(wallets, dict):
+        raise FeeError(f"{path}: expected [wallets] to be a table")
+    return FeeRates(rates_of("gateways", table), rates_of("payees", payees), rates_of("wallets", wallets))
 
 
 @dataclass(frozen=True)

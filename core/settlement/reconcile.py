@@ -142,9 +142,7 @@ class Reconciler:
         by_id = {r["id"]: Order.from_row(r) for r in _chunked(
             tx, "SELECT * FROM orders WHERE id IN ({})", (), sorted({ln.order_number for ln in f.lines}))}
         day = f.business_date.isoformat()
-        earlier = {r["reference"]: r for r in _chunked(
-            tx, "SELECT reference, business_date, line_no FROM settlement_lines WHERE gateway = ?"
-                " AND business_date <> ? AND reference IN ({})", (f.gateway, day), refs)}
+        earlier = earlier_lines(tx, f, refs)
         items: list[Item] = []
         seen: dict[str, int] = {}
         for i, ln in enumerate(f.lines):
@@ -333,6 +331,13 @@ class Reconciler:
             outcome += f"; bonus {Money(bonus, cur).display()} withdrawn"
         self._record(tx, gateway, day, item.item, "done", outcome, 0)
         return "done", outcome, 0
+
+
+def earlier_lines(tx: Tx, f: SettlementFile, refs: list[str]) -> dict[str, dict]:
+    """Lines of this file's references already settled on another day (duplicates across days)."""
+    return {r["reference"]: r for r in _chunked(
+        tx, "SELECT reference, business_date, line_no FROM settlement_lines WHERE gateway = ?"
+            " AND business_date <> ? AND reference IN ({})", (f.gateway, f.business_date.isoformat()), refs)}
 
 
 def _chunked(tx: Tx, sql: str, params: tuple, values: list[str], size: int = 500) -> list[dict]:

@@ -40,7 +40,6 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-import tomllib
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -54,8 +53,8 @@ from core.orders import Order, State
 from core.payments import clearing_account
 from core.settlement.emulated import Discrepancy, day_bounds
 from core.settlement.files import SettlementFile, SettlementLine, iso, render, utc
-from core.settlement.payouts import FEES_FILE, FeeError, PayoutItem
-from core.settlement.reconcile import REVERSED_REASON, _chunked
+from core.settlement.payouts import FEES_FILE, FeeError, PayoutItem, load_fees
+from core.settlement.reconcile import REVERSED_REASON, _chunked, earlier_lines
 from core.settlement.report import Item, RunReport
 from core.store import Tx, UniqueViolation
 
@@ -216,9 +215,7 @@ def _classify(tx: Tx, provider: str, f: SettlementFile) -> list[Item]:
     refs = sorted({ln.reference for ln in f.lines})
     by_id = {r["id"]: Order.from_row(r) for r in _chunked(
         tx, "SELECT * FROM orders WHERE id IN ({})", (), sorted({ln.order_number for ln in f.lines}))}
-    earlier = {r["reference"]: r for r in _chunked(
-        tx, "SELECT reference, business_date, line_no FROM settlement_lines WHERE gateway = ?"
-            " AND business_date <> ? AND reference IN ({})", (f.gateway, day), refs)}
+    earlier = earlier_lines(tx, f, refs)
     items: list[Item] = []
     seen: dict[str, int] = {}
     for i, ln in enumerate(f.lines):
@@ -280,20 +277,9 @@ def _classify_line(provider: str, ln: SettlementLine, n: int, order: Order | Non
 # -- payouts -------------------------------------------------------------------------------
 def load_wallet_fees(path: str | Path = FEES_FILE) -> dict[str, int]:
     """``[wallets]`` of fees.toml: provider -> basis points ("default" for one not listed)."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise FeeError(f"{path}: {e}") from None
-    table = data.get("wallets")
-    if not isinstance(table, dict):
+    rates = load_fees(path).wallets
+    if not rates:
         raise FeeError(f"{path}: expected a [wallets] table")
-    rates: dict[str, int] = {}
-    for name, entry in table.items():
-        bp = entry.get("rate_bp") if isinstance(entry, dict) else None
-        if type(bp) is not int or not 0 <= bp <= 10_000:
-            raise FeeError(f"{path}: wallets.{name}.rate_bp: expected whole basis points 0..10000, got {bp!r}")
-        rates[name] = bp
     return rates
 
 
