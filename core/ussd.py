@@ -124,6 +124,13 @@ class UssdApp:
         tx.execute("UPDATE ussd_sessions SET last_ms = ? WHERE session_id = ?", (now_ms, session_id))
         return None
 
+    def release(self, session_id: str, reason: str = "cancelled") -> None:
+        """End a session the handset or the network gave up (cancel, timeout, drop), so the
+        subscriber can dial again at once instead of being refused as "session open"."""
+        if reason not in ("cancelled", "timeout", "dropped"):
+            raise ValueError(f"reason: {reason!r}; expected cancelled, timeout or dropped")
+        self._close(session_id, reason)
+
     def _close(self, session_id: str, reason: str) -> None:
         self.store.run(lambda tx: tx.execute(
             "UPDATE ussd_sessions SET is_open = 0, end_reason = ?, data = ? WHERE session_id = ?",
