@@ -22,9 +22,21 @@ meter number inside the record::
 
 Errors are ``CardError`` with a ``code`` from ``FIELD_ERRORS`` (``format``, ``mac``,
 ``meter``...). The layout, the key derivation and worked examples are in docs/utility-card.md.
+
+The card that carries the record (docs/card-profile.md) is here too, as pure code: ``apdu``
+(ISO 7816-4 command/response APDUs, status words, BER-TLV), ``card_files`` (ATR, AID, FCI, the
+four EFs and their codecs), ``secure_messaging`` (mutual authentication and SM MACs, both
+ends), ``eeprom`` (anti-tearing memory) and ``application`` (the card as a state machine)::
+
+    app = uc.CardApplication.manufacture("04A1B2C3D4E5F607", master_key, rng=random.Random(7))
+    uc.Response.decode(app.process(uc.Command(0x00, 0xA4, 0x04, 0x00, uc.AID, le=256).encode()))
 """
+from protocols.utility_card.apdu import STATUS_WORDS, Command, Response, sw_meaning
+from protocols.utility_card.application import CardApplication
+from protocols.utility_card.card_files import AID, ATR, FILES, LoadReceipt
+from protocols.utility_card.eeprom import Eeprom, PowerLoss
 from protocols.utility_card.errors import (
-    FIELD_ERRORS, CardError, CardKeyError, CardMismatch, CountMismatch, FormatError,
+    FIELD_ERRORS, ApduError, CardError, CardKeyError, CardMismatch, CountMismatch, FormatError,
     HoardingLimit, MacError, MeterMismatch, TextError, UnitMismatch,
 )
 from protocols.utility_card.keys import (
@@ -38,6 +50,8 @@ from protocols.utility_card.record import (
 from protocols.utility_card.text import from_text, to_text
 
 __all__ = [
+    "AID", "ATR", "ApduError", "CardApplication", "Command", "Eeprom", "FILES", "LoadReceipt",
+    "PowerLoss", "Response", "STATUS_WORDS", "sw_meaning",
     "AUTH", "CREDIT_MAC", "FIELD_ERRORS", "FORMAT_VERSION", "MAC_LENGTH", "RECORD_LENGTH",
     "SECURE_MESSAGING", "CardError", "CardKeyError", "CardMismatch", "CountMismatch",
     "CreditRecord", "FormatError", "HoardingLimit", "KeyId", "MacError", "MeterCardState",

@@ -91,3 +91,13 @@ class HoardingLimit(CardError):
     """Crediting would take the meter's credit above its hoarding limit."""
 
     code = "hoarding"
+
+
+class ApduError(FormatError):
+    """A malformed APDU or data object; ``sw`` is the status word a card answers to it."""
+
+    code = "format"
+
+    def __init__(self, message: str, *, field: str | None = None, sw: int = 0x6F00) -> None:
+        super().__init__(message, field=field)
+        self.sw = sw
