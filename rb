@@ -3,8 +3,8 @@
 # (Debian packages when root, .venv, pip install -e . when pyproject.toml changed).
 #
 #   ./rb demo [ARGS]        set up, then run the main job on embedded defaults (rbench demo)
-#   ./rb test [PYTEST ARGS] set up, start one throwaway PostgreSQL server for the run, then run
-#                           the whole suite: python -m pytest -n auto [PYTEST ARGS]
+#   ./rb test [PYTEST ARGS] set up, start one throwaway PostgreSQL server and pcscd for the run,
+#                           then the whole suite: python -m pytest -n auto --dist loadgroup [ARGS]
 #   ./rb setup              set up only
 #   ./rb ARGS...            set up, then rbench ARGS... (./rb serve ..., ./rb serve --help)
 #   ./rb help               this text
@@ -40,7 +40,11 @@ case "$cmd" in
         cd "$ROOT"
         PY="$VENV/bin/python"
         PGDIR=""
+        PCSCD_STARTED=""
         cleanup() {
+            if [ -n "$PCSCD_STARTED" ]; then
+                "$PY" -m hil.pcsc stop >/dev/null || echo "rb: could not stop the test pcscd" >&2
+            fi
             if [ -n "$PGDIR" ]; then
                 "$PY" -m hil.postgres stop --dir "$PGDIR" || echo "rb: could not stop the test PostgreSQL in $PGDIR" >&2
                 rm -rf "$PGDIR"
@@ -66,8 +70,15 @@ case "$cmd" in
             # the PostgreSQL tests skip with this message, or fail when CI is set.
             echo "rb: $why: the PostgreSQL tests will skip" >&2
         fi
+        # PC/SC: one pcscd for the run (the card reader's emulator face goes through it)
+        if why="$("$PY" -m hil.pcsc check 2>&1)"; then
+            "$PY" -m hil.pcsc start >/dev/null && PCSCD_STARTED=1
+        else
+            echo "rb: $why: the PC/SC tests will skip" >&2
+        fi
         rc=0
-        "$PY" -m pytest -n auto "$@" || rc=$?
+        # loadgroup: the PC/SC tests share vpcd's two fixed readers, so they run on one worker
+        "$PY" -m pytest -n auto --dist loadgroup "$@" || rc=$?
         exit "$rc"
         ;;
     *)
