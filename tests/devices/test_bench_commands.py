@@ -84,3 +84,14 @@ def test_validate_on_emulators_through_a_pty_and_pcscd(tmp_path, pcscd):  # noqa
     token = {m["name"]: m for m in checks["test_a_valid_token_is_accepted_once"]["measurements"]}
     assert token["token_time"]["unit"] == "ms" and token["token_time"]["passed"]
     assert {c["role"] for c in record["checks"]} == {"meter", "card_reader"}
+
+
+@pytest.mark.xdist_group("pcsc")
+def test_the_hil_io_benchmark_measures_every_path(tmp_path, pcscd):  # noqa: F811
+    out = tmp_path / "hil_io.json"
+    r = subprocess.run([sys.executable, "-m", "benchmarks.hil_io", "--n", "50", "--passes", "1", "--json", str(out)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert [row["path"].split()[0] for row in rows] == ["APDU", "meter", "modem"]
+    assert all(row["per_s"] > 0 and row["base_per_s"] > 0 and 0 < row["ratio"] for row in rows)
