@@ -198,8 +198,8 @@ def parse_bench(text: str, path: str = "<bench>") -> Bench:
             binding = _parse_role(role, knode, vnode, bad)
             if binding is not None:
                 roles[role] = binding
-    if problems:
-        raise BenchError(problems)
+    if problems:   # in file order, as an editor shows them
+        raise BenchError(sorted(problems, key=lambda p: int(p[len(path) + 1:].split(":", 1)[0])))
     return Bench(path=path, market=market, roles=roles, name=name)
 
 
