@@ -1,7 +1,12 @@
 """The bench itself.
 
-Bench files that bind each device role to a simulated model, an emulator or real
-hardware; the real-time coupling between SimPy and device I/O; the bench validation
-suites; the ``rbench`` CLI; and the real components the bench starts, such as a
-throwaway PostgreSQL server (:mod:`hil.postgres`).
+- bench files (:mod:`hil.bench`, shipped in ``hil/benches``) bind each device role to a model,
+  an emulator or real hardware; :mod:`hil.roles` opens a binding as the role's port;
+- ``rbench devices | check | validate`` (:mod:`hil.inventory`, :mod:`hil.check`,
+  :mod:`hil.validate`) and the conformance suites in ``hil/validation``;
+- :mod:`hil.realtime`: device I/O on its own thread, fed into a SimPy world as events;
+- glue between devices and the in-process core: :mod:`hil.modem_network` (a handset on the
+  core's SMSC and USSD app), :mod:`hil.vending_point` (read card, vend, write, read back);
+- the real components the bench starts: PostgreSQL (:mod:`hil.postgres`), pcscd (:mod:`hil.pcsc`);
+- the ``rbench`` CLI (:mod:`hil.cli`) and its commands (serve, demo, settle, simulate, sweep).
 """
