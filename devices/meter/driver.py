@@ -86,6 +86,11 @@ class MeterDriver:
                     self._port.flush()
                 except (serial.SerialException, OSError):
                     pass
+        self._drop_port()
+
+    def _drop_port(self) -> None:
+        """Close the port whatever state it is in, and forget the session."""
+        if self._port is not None:
             try:
                 self._port.close()
             except (serial.SerialException, OSError):
@@ -100,13 +105,7 @@ class MeterDriver:
         self.close()
 
     def _lost(self, exc: BaseException, doing: str) -> MeterLinkError:
-        if self._port is not None:
-            try:
-                self._port.close()
-            except (serial.SerialException, OSError):
-                pass
-        self._port, self._programming = None, False
-        self.parser.reset()
+        self._drop_port()
         return MeterLinkError(f"meter port {self.port_name!r} failed while {doing}: {exc} "
                               "(unplugged, or the emulator stopped); the port is closed")
 
