@@ -216,6 +216,8 @@ class Payments:
             payment = self.gateways[order.gateway].resend_otp(order.gateway_ref)
         except GatewayError as e:
             raise Refused(e.message, field="otp", gateway_code=e.code) from None
+        except GatewayTimeout:      # the resend may or may not have happened: ask
+            return self.reconcile(order_id)
         return self._apply(order_id, payment)
 
     # -- learning outcomes -----------------------------------------------------------------

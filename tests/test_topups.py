@@ -198,6 +198,20 @@ def test_gateway_timeout_after_capture_is_credited_once(store_url):
     assert w.balance(ALI) == 20000
 
 
+def test_a_resend_whose_answer_is_lost_leaves_the_order_waiting_for_its_code(store_url):
+    w = make_world(store_url, gateway_profile=GatewayProfile(callback_loss_rate=1.0))
+    w.line("DZ", "0551234567")
+    card = w.card(PAYER)
+    order = w.core.payments.submit_card(w.topup("DZ", "0551234567", "200").id, w.card_data(card))
+    gw = w.core.gateways["satim"]
+    gw.profile = GatewayProfile(timeout_rate=1.0, callback_loss_rate=1.0)
+    after = w.core.payments.resend_otp(order.id)           # resent, answer lost: no exception
+    gw.profile = GatewayProfile(callback_loss_rate=1.0)
+    assert after.state is State.OTP_PENDING
+    assert w.core.payments.confirm_otp(order.id, w.last_otp(PAYER)).state is State.CREDITED
+    assert w.balance(ALI) == 20000 and w.core.conservation().ok
+
+
 def test_concurrent_reconciles_credit_once(store_url):
     w = make_world(store_url, gateway_profile=GatewayProfile(callback_loss_rate=1.0))
     w.line("DZ", "0551234567")
