@@ -4,6 +4,16 @@
     rbench demo [--db URL] [--seed N]                one web and one USSD top-up, step by step
     rbench settle --date D [--db URL] [--gateway NAME] [--file PATH]... [--out DIR]
                                                      reconcile settlement files, post payouts
+    rbench simulate PROFILE [--subscribers N] [--hours H] [--seed S] [--faults F] [--out DIR]
+                    [--db URL] [--set KEY=VALUE]... | --list-profiles
+                                                     a simulated day on the core; report folder
+    rbench sweep PROFILE --param KEY --values V1,V2,... [--replications R] [--processes P]
+                 [--scheduler ADDR] [--kpi NAME] [--out DIR] | PROFILE --list-params
+                                                     what-if: a KPI vs a parameter, 95% CIs
+    rbench devices                                   serial ports and PC/SC readers on this machine
+    rbench check BENCH                               open each role of a bench file, say what answered
+    rbench validate BENCH [--suite ROLE]... [--out DIR]
+                                                     meter / card reader conformance suites: record + JUnit
 """
 from __future__ import annotations
 
@@ -76,6 +86,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=".", metavar="DIR", help="where settlement-<date>.csv and .txt go")
     p.add_argument("--seed", type=int, default=7, help="seed of the demo day")
     p.set_defaults(run=_settle)
+
+    p = sub.add_parser("devices", help="list serial ports and PC/SC readers a bench could bind")
+    p.set_defaults(run=lambda a: __import__("hil.inventory", fromlist=["run_devices"]).run_devices())
+
+    p = sub.add_parser("check", help="open each role of a bench file and report what answered")
+    p.add_argument("bench", metavar="BENCH", help="a bench file, or a shipped one: model, emulated, example-lab")
+    p.set_defaults(run=lambda a: __import__("hil.check", fromlist=["run_check"]).run_check(a.bench))
+
+    p = sub.add_parser("validate", help="run the bench validation suites (meter, card reader) on a bench")
+    p.add_argument("bench", metavar="BENCH", help="a bench file, or a shipped one: model, emulated, example-lab")
+    p.add_argument("--suite", action="append", choices=["meter", "card_reader"], default=None,
+                   help="only this suite (repeatable; default: every suite whose role the bench binds)")
+    p.add_argument("--out", default="validation", metavar="DIR", help="where record.json and junit.xml go")
+    p.set_defaults(run=lambda a: __import__("hil.validate", fromlist=["run_validate"]).run_validate(
+        a.bench, suites=a.suite, out=a.out))
+
+    from hil.simulate import add_parsers as add_simulate_parsers
+    add_simulate_parsers(sub)                  # simulate, sweep
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
