@@ -2,7 +2,10 @@
 # rb: the one entry point of rechargebench. Every command first runs scripts/setup.sh
 # (Debian packages when root, .venv, pip install -e . when pyproject.toml changed).
 #
-#   ./rb demo [ARGS]        set up, then run the main job on embedded defaults (rbench demo)
+#   ./rb simulate [ARGS]    set up, then run the main job on embedded defaults: a simulated peak
+#                           hour of 100k subscribers (DZ, IR, EG) on the real core and SQLite,
+#                           with a report folder (rbench simulate mixed-peak-hour)
+#   ./rb demo [ARGS]        set up, then one web and one USSD top-up over HTTP, step by step
 #   ./rb test [PYTEST ARGS] set up, start one throwaway PostgreSQL server and pcscd for the run,
 #                           then the whole suite: python -m pytest -n auto --dist loadgroup [ARGS]
 #   ./rb setup              set up only
@@ -35,6 +38,12 @@ case "$cmd" in
         ;;
     demo)
         exec "$VENV/bin/rbench" demo "$@"
+        ;;
+    simulate)
+        if [ "$#" -eq 0 ]; then
+            set -- mixed-peak-hour
+        fi
+        exec "$VENV/bin/rbench" simulate "$@"
         ;;
     test)
         cd "$ROOT"
