@@ -62,3 +62,12 @@ class IdempotencyInFlight(RechargeError):
 class GatewayUnavailable(RechargeError):
     status = 503
     code = "gateway_unavailable"
+
+
+class TooManyAttempts(RechargeError):
+    """A limit on attempts or requests was reached (OTP codes per MSISDN, requests per API key
+    or MSISDN); ``retry_after`` (seconds) says when the next one is allowed. Nothing was done,
+    so an idempotency key is not consumed by it."""
+
+    status = 429
+    code = "too_many_attempts"

@@ -2,8 +2,9 @@
 
 Same scope + key + same request: the first answer, replayed (status and body). Same key with
 another request: ``IdempotencyConflict`` (422). Same key while the first call still runs:
-``IdempotencyInFlight`` (409). Input that fails validation saves nothing, so the caller can fix
-it and retry with the same key. Keys expire after ``ttl_s`` (24 h, as Stripe).
+``IdempotencyInFlight`` (409). Input that fails validation, and a call refused by a rate
+limit, save nothing, so the caller can fix it or wait and retry with the same key. Keys expire
+after ``ttl_s`` (24 h, as Stripe).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from core.clock import Clock
-from core.errors import IdempotencyConflict, IdempotencyInFlight, InvalidInput, RechargeError
+from core.errors import IdempotencyConflict, IdempotencyInFlight, InvalidInput, RechargeError, TooManyAttempts
 from core.store import Store, Tx
 
 
@@ -77,7 +78,7 @@ class Idempotency:
             return done
         try:
             status, body = fn()
-        except InvalidInput:
+        except (InvalidInput, TooManyAttempts):     # nothing done: the key may be used again
             self._forget(scope, key)
             raise
         except RechargeError as e:

@@ -51,6 +51,7 @@ class OtpRules:
     validity_s: int
     max_attempts: int
     max_resends: int
+    max_failures_per_msisdn_hour: int = 10   # wrong codes per payer across orders (core/otp_guard.py)
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,9 @@ def parse_profile(data: dict, source: str) -> Market:
             gateways=gateways,
             bonus_tiers=tiers,
             otp=OtpRules(*(_need(otp, k, int, f"{source}:otp")
-                           for k in ("length", "validity_s", "max_attempts", "max_resends"))),
+                           for k in ("length", "validity_s", "max_attempts", "max_resends")),
+                         _need(otp, "max_failures_per_msisdn_hour", int, f"{source}:otp")
+                         if "max_failures_per_msisdn_hour" in otp else 10),
             session_timeout_s=_need(gw, "session_timeout_s", int, f"{source}:gateway"),
             verify_window_s=_need(gw, "verify_window_s", int, f"{source}:gateway"),
             refund_window_s=_need(gw, "refund_window_s", int, f"{source}:gateway"),
@@ -184,6 +187,8 @@ def parse_profile(data: dict, source: str) -> Market:
         raise ProfileError(f"{source}: {e}") from None
     if market.topup_min > market.topup_max:
         raise ProfileError(f"{source}:topup: min is above max")
+    if market.otp.max_failures_per_msisdn_hour < 1:
+        raise ProfileError(f"{source}:otp.max_failures_per_msisdn_hour: expected at least 1")
     if not 600 <= market.session_timeout_s <= 86400:
         raise ProfileError(f"{source}:gateway.session_timeout_s: expected 600..86400")
     return market

@@ -22,6 +22,7 @@ from core.errors import Conflict, InvalidInput, NotFound, Refused
 from core.market import market as market_of
 from core.money import Money
 from core.orders import UNPAID, Order, State
+from core.otp_guard import OtpGuard
 from core.ports import Card, CardGateway, GatewayError, GatewayTimeout, Payment, PaymentStatus, SmsSender
 from core.store import Store, Tx
 
@@ -65,6 +66,7 @@ class Payments:
                  *, sms_sender: str = "RBENCH") -> None:
         self.store, self.clock, self.gateways, self.sms, self.sms_sender = store, clock, gateways, sms, sms_sender
         self.purposes: dict[str, Purpose] = {}
+        self.otp_guard = OtpGuard(store, clock)
         for gw in gateways.values():
             gw.set_notify(self.on_gateway_notify)
 
@@ -198,13 +200,18 @@ class Payments:
         if order.state is not State.OTP_PENDING:
             raise Conflict(f"order {order_id} is {order.state}; a code is expected while it is "
                            "otp_pending", field="order_id")
+        attempt = self.otp_guard.reserve(order.market, order.payer or order.id, order.id)
         try:
             payment = self.gateways[order.gateway].confirm_otp(order.gateway_ref, otp)
         except GatewayError as e:
+            if e.code != "wrong_otp":        # not judged (malformed, wrong state): not a guess
+                self.otp_guard.release(attempt)
             after = self.reconcile(order_id)
             raise Refused(e.message, field="otp", gateway_code=e.code, state=str(after.state)) from None
-        except GatewayTimeout:
+        except GatewayTimeout:               # outcome unknown: the attempt stays counted
             return self.reconcile(order_id)
+        if payment.status.captured or payment.status in (PaymentStatus.AUTHORISED, PaymentStatus.EXPIRED):
+            self.otp_guard.release(attempt)
         return self._apply(order_id, payment)
 
     def resend_otp(self, order_id: str) -> Order:

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
+from core.adapters.callback_signature import DEV_SECRET, signed_headers
 from core.api.auth import DEV_KEYS
 from hil.server import app_for
 from support import make_world
@@ -155,7 +156,9 @@ def test_ussd_and_callback_routes(sq):
     r = c.post("/v1/ussd", headers=h("ussd", idem=False), json={
         "session_id": "s1", "msisdn": "+213551234567", "service_code": "*1*1#", "text": ""})
     assert r.status_code == 200 and r.json()["action"] == "continue"
-    r = c.post("/v1/gateways/satim/callback", headers=h("gateway", idem=False), json={"gateway_ref": "nope", "x": 1})
+    body = b'{"gateway_ref": "nope", "x": 1}'
+    signed = signed_headers(DEV_SECRET, body, now=w.clock.now())
+    r = c.post("/v1/gateways/satim/callback", headers={"Content-Type": "application/json", **signed}, content=body)
     assert r.status_code == 200
     r = c.post("/v1/gateways/other/callback", headers=h("gateway", idem=False), json={"gateway_ref": "n"})
     assert r.status_code == 404 and r.json()["field"] == "gateway"

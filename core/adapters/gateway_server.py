@@ -4,7 +4,8 @@ SATIM style: ``/payment/rest/{register,getOrderStatusExtended,refund}.do`` (form
 parameters, ``errorCode`` "0" on success). Shaparak style: ``/shaparak/{token,inquiry,verify,
 settle,reverse}`` (JSON, ``resultCode`` 0). ``/emulator/*`` stands in for the gateway's hosted
 page (card entry, OTP, resend) and shows counters. An outage answers HTTP 503 and an emulated
-timeout HTTP 504 (the call was processed). Run one as its own process for load tests:
+timeout HTTP 504 (the call was processed). Callbacks to ``--notify-url`` are signed with
+``--callback-secret`` (:mod:`core.adapters.callback_signature`). Run one as its own process:
 
     python -m core.adapters.gateway_server --style satim --market DZ --port 8081 --seed 7
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from typing import Any, Callable, Protocol
 from urllib.parse import parse_qsl
 
@@ -19,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from core.adapters.callback_signature import DEV_SECRET, http_notifier
 from core.money import CURRENCIES, Money
 from core.ports import (Card, CardGateway, GatewayError, GatewayTimeout, Payment,
                         PaymentStatus as S)
@@ -218,7 +221,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=7, help="cards are Issuer.generate(Random(seed))")
     ap.add_argument("--cards", type=int, default=100)
     ap.add_argument("--phone", action="append", default=None, help="E.164 digits, repeatable")
-    ap.add_argument("--notify-url", default=None, help="POST {gateway, gateway_ref} here")
+    ap.add_argument("--notify-url", default=None,
+                    help="POST signed callbacks {gateway, gateway_ref, event_id} here ({gateway}: the name)")
+    ap.add_argument("--callback-secret", default=os.environ.get("RBENCH_CALLBACK_SECRET", DEV_SECRET),
+                    help="HMAC secret shared with the core (default $RBENCH_CALLBACK_SECRET or the dev secret)")
     ap.add_argument("--username", default="merchant")
     ap.add_argument("--password", default="secret")
     a = ap.parse_args(argv)
@@ -231,12 +237,7 @@ def main(argv: list[str] | None = None) -> None:
                         random.Random(a.seed + 1), issuer, None,
                         page_url=f"http://{a.host}:{a.port}/pay/{{ref}}")
     if a.notify_url:
-        url = a.notify_url
-
-        def notify(gateway: str, ref: str) -> None:
-            httpx.post(url, json={"gateway": gateway, "gateway_ref": ref},
-                       timeout=2.0).raise_for_status()
-        gw.set_notify(notify)
+        gw.set_notify(http_notifier(a.notify_url, a.callback_secret, clock.now, httpx.post))
     uvicorn.run(create_app(gw, username=a.username, password=a.password), host=a.host,
                 port=a.port, log_level="warning")
 

@@ -8,18 +8,21 @@ import os
 import time
 from typing import Callable
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
+from pydantic import ValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from core.api import problems
-from core.api.auth import channel_of, keys_from_env
+from core.adapters import callback_signature as signing
+from core.api import limits, openapi, problems, shedding
+from core.api.auth import Unauthorised, channel_of, keys_from_env, scopes_from_env
 from core.api.schemas import (AccessCodeIn, BillPaymentIn, CallbackIn, CardIn, CardIssueIn, EmailIn, FloatIn,
                               MandateIn, MeterIn, OtpIn, PlanIn, RechargeIn, SubscriberIn, TopupIn, UssdIn, VendIn)
 from core.billers import load_billers
 from core.cards import parse_card
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound, RechargeError
 from core.idempotency import check_key, derived_id
 from core.market import market as market_of, market_for_msisdn
 from core.money import Money
@@ -66,6 +69,12 @@ class _TooLarge(Exception):
     pass
 
 
+def _coded(e: RechargeError, code: str) -> RechargeError:
+    """``e`` answering with a more precise problem code than its class's."""
+    e.code = code
+    return e
+
+
 class _OrdersByState:
     """Prometheus collector: orders by market and state, read from the store at scrape time."""
 
@@ -80,14 +89,23 @@ class _OrdersByState:
         yield g
 
 
-def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: str | None = None) -> FastAPI:
+def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: str | None = None,
+               key_scopes: dict[str, frozenset[str]] | None = None,
+               callback_secrets: dict[str, tuple[str, ...]] | None = None,
+               rate_limits: limits.Limits | limits.Limiter | None = None,
+               shed_limits: shedding.ShedLimits | None = None) -> FastAPI:
     keys = api_keys or keys_from_env()
+    scopes = scopes_from_env() if key_scopes is None else key_scopes
+    callback_keys = signing.secrets_from_env() if callback_secrets is None else callback_secrets
+    replays = signing.ReplayGuard(core.store)
     hash_key = (secret or os.environ.get("RBENCH_SECRET") or "rbench-dev-secret").encode()
     app = FastAPI(title="rechargebench core", version="1.0.0",
                   description="Reference recharge and settlement core (system under test): web top-up "
                               "with card + OTP, USSD *1#, receipts, ledger.")
     problems.install(app)
+    limiter = limits.install(app, rate_limits)      # 429 + Retry-After per API key and MSISDN
     app.add_middleware(BodyLimit)
+    app.add_middleware(shedding.Shedder, limits=shed_limits)   # 503 + Retry-After when over capacity
     registry = CollectorRegistry()
     requests = Counter("rbench_http_requests", "HTTP requests", ["route", "method", "status"], registry=registry)
     latency = Histogram("rbench_http_request_seconds", "HTTP request latency", ["route"], registry=registry)
@@ -106,7 +124,7 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
     def need(*allowed: str):  # type: ignore[no-untyped-def]
         """The caller's channel, checked before the body is even parsed (401/403 first)."""
         def dependency(request: Request) -> str:
-            return channel_of(request, keys, allowed)
+            return channel_of(request, keys, allowed, scopes)
         return Depends(dependency)
 
     def once(request: Request, channel: str, key: str | None, payload: dict,
@@ -188,7 +206,8 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
                            channel=channel if method != "card" else body.channel,
                            save_recipient=body.save_recipient, email=body.email, language=body.language,
                            method=method, method_account=body.method_account if method != "card" else None)
-        core.topups.validate(req)     # bad input: a clear 422, nothing written, no key consumed
+        v = core.topups.validate(req)     # bad input: a clear 422, nothing written, no key consumed
+        limiter.msisdns("topups", v["payer"], v["recipient"])
         order_id = derived_id("ord_", channel, idempotency_key or "")
         return once(request, channel, idempotency_key, body.model_dump(),
                     lambda: order_answer(core.topups.create(req, order_id=order_id)))
@@ -381,22 +400,46 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
         return [e.__dict__ | {"missed": list(e.missed)} for e in core.instalments.check_missed()]
 
     # -- network side ----------------------------------------------------------------------
-    @app.post("/v1/gateways/{gateway}/callback", tags=["gateways"])
-    def callback(gateway: str, body: CallbackIn, channel: str = need("gateway")) -> dict:
+    @app.post("/v1/gateways/{gateway}/callback", tags=["gateways"], responses={
+        401: {"description": "unsigned, badly signed or stale callback"},
+        409: {"description": "replayed callback (this signature was seen already)"}},
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "application/json": {"schema": CallbackIn.model_json_schema()}}}})
+    async def callback(gateway: str, request: Request,
+                       x_rbench_timestamp: str | None = Header(default=None),
+                       x_rbench_signature: str | None = Header(default=None)) -> dict:
+        """A gateway's notification, signed (see core/adapters/callback_signature.py); it only
+        makes the core ask the gateway for the payment's status."""
         if gateway not in core.gateways:
             raise NotFound(f"gateway: {gateway!r} is not configured; expected one of "
                            f"{', '.join(sorted(core.gateways))}", field="gateway")
-        core.payments.on_gateway_notify(gateway, body.gateway_ref)
+        raw = await request.body()
+        try:
+            sig = signing.verify(signing.secrets_for(callback_keys, gateway), x_rbench_timestamp,
+                                 x_rbench_signature, raw, now=core.clock.now())
+        except signing.BadCallback as e:
+            raise _coded(Unauthorised(e.message, field="signature"), e.code) from None
+        try:
+            body = CallbackIn.model_validate_json(raw)
+        except ValidationError as e:
+            raise InvalidInput(f"body: expected a JSON object with gateway_ref ({e.errors()[0]['msg']})",
+                               field="gateway_ref") from None
+        if not await run_in_threadpool(replays.first_time, gateway, sig, core.clock.now()):
+            raise _coded(Conflict("callback: this signature was accepted already; a replayed callback "
+                                  "changes nothing", field="signature"), "replayed_callback")
+        await run_in_threadpool(core.payments.on_gateway_notify, gateway, body.gateway_ref)
         return {"received": True}
 
     @app.post("/v1/ussd", tags=["ussd"])
     def ussd(body: UssdIn, channel: str = need("ussd")) -> dict:
+        limiter.msisdns("ussd", _e164(body.msisdn, body.market))
         reply = core.ussd.handle(body.session_id, body.msisdn, body.service_code, body.text, body.market)
         return {"text": reply.text, "action": "end" if reply.end else "continue"}
 
     # -- operations ------------------------------------------------------------------------
     @app.post("/v1/admin/sweep", tags=["ops"])
-    def sweep(older_than_s: float = 60.0, channel: str = need("admin")) -> dict:
+    def sweep(older_than_s: float = Query(60.0, ge=0, le=31_536_000, description="seconds; at most a year"),
+              channel: str = need("admin")) -> dict:
         return {"reconciled": core.payments.reconcile_pending(older_than_s),
                 "bonuses_expired": core.topups.expire_bonuses(),
                 "ussd_sessions_closed": core.ussd.expire_sessions()}
@@ -408,4 +451,5 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
                              "credited": r.credited, "refunded": r.refunded, "held": r.held},
                             status_code=200 if r.ok else 500)
 
+    openapi.install(app)        # the document lists the problem answers and required headers
     return app

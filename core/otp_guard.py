@@ -1,0 +1,60 @@
+"""OTP brute force across orders: wrong codes per payer MSISDN per hour.
+
+The gateway already allows 3 wrong codes per payment; an attacker who owns a web session can
+open many orders and try 3 codes on each. This guard counts, in the core's own store, every
+code a payer entered that did not pay (wrong, exhausting, or with an unknown outcome) over the
+last rolling hour, and refuses further codes with ``TooManyAttempts`` once the market's
+``otp.max_failures_per_msisdn_hour`` is reached. An attempt is reserved *before* the code goes
+to the gateway, under a per-MSISDN row lock, so concurrent requests cannot overshoot, and
+released when the code paid or was never judged (malformed, expired).
+"""
+from __future__ import annotations
+
+import math
+
+from core.clock import Clock
+from core.errors import TooManyAttempts
+from core.market import market as market_of
+from core.store import Store, Tx
+
+HOUR_MS = 3_600_000
+
+
+class OtpGuard:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store, self.clock = store, clock
+
+    def reserve(self, market: str, msisdn: str, order_id: str) -> str:
+        """Count one attempt for ``msisdn``; its id (to ``release``), or ``TooManyAttempts``."""
+        limit = market_of(market).otp.max_failures_per_msisdn_hour
+        now_ms = int(self.clock.now() * 1000)
+
+        def run(tx: Tx) -> str:
+            tx.execute("INSERT INTO otp_guard (msisdn) VALUES (?) ON CONFLICT (msisdn) DO NOTHING", (msisdn,))
+            tx.one("SELECT msisdn FROM otp_guard WHERE msisdn = ?" + tx.for_update, (msisdn,))
+            tx.execute("DELETE FROM otp_attempts WHERE msisdn = ? AND at_ms <= ?", (msisdn, now_ms - HOUR_MS))
+            row = tx.one("SELECT COUNT(*) AS n, MIN(at_ms) AS first FROM otp_attempts WHERE msisdn = ?", (msisdn,))
+            if int(row["n"]) >= limit:
+                wait_s = max(1, math.ceil((int(row["first"]) + HOUR_MS - now_ms) / 1000))
+                raise TooManyAttempts(
+                    f"otp: {limit} wrong codes for this payer in the last hour; expected a new "
+                    f"attempt after {wait_s} s", field="otp", retry_after=wait_s)
+            n = tx.one("SELECT COUNT(*) AS n FROM otp_attempts WHERE order_id = ?", (order_id,))["n"]
+            attempt_id = f"{order_id}:{now_ms}:{int(n)}"
+            tx.execute("INSERT INTO otp_attempts (id, msisdn, order_id, at_ms) VALUES (?, ?, ?, ?)"
+                       " ON CONFLICT (id) DO NOTHING", (attempt_id, msisdn, order_id, now_ms))
+            return attempt_id
+        return self.store.run(run)
+
+    def release(self, attempt_id: str) -> None:
+        """The code paid or was never judged: it does not count against the payer."""
+        with self.store.autocommit() as tx:
+            tx.execute("DELETE FROM otp_attempts WHERE id = ?", (attempt_id,))
+
+    def failures(self, msisdn: str) -> int:
+        """Attempts counted for ``msisdn`` in the last hour (for tests and support screens)."""
+        now_ms = int(self.clock.now() * 1000)
+        with self.store.autocommit() as tx:
+            row = tx.one("SELECT COUNT(*) AS n FROM otp_attempts WHERE msisdn = ? AND at_ms > ?",
+                         (msisdn, now_ms - HOUR_MS))
+        return int(row["n"])
