@@ -23,8 +23,11 @@ _BENCH = pytest.StashKey[Bench]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("rbench", "rechargebench bench validation")
-    group.addoption("--bench", default=None, metavar="FILE",
-                    help="bench file binding the device roles (default: every role as a model)")
+    try:   # the scenarios plugin defines the same option, with the same meaning
+        group.addoption("--bench", default=None, metavar="FILE",
+                        help="bench file binding the device roles (default: every role as a model)")
+    except ValueError:
+        pass
     group.addoption("--record", default=None, metavar="PATH", help="write the JSON record of measurements here")
 
 
