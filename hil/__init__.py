@@ -7,6 +7,11 @@
 - :mod:`hil.realtime`: device I/O on its own thread, fed into a SimPy world as events;
 - glue between devices and the in-process core: :mod:`hil.modem_network` (a handset on the
   core's SMSC and USSD app), :mod:`hil.vending_point` (read card, vend, write, read back);
+- QA and load: :mod:`hil.scenarios_cmd` (``rbench scenarios``), :mod:`hil.load` (``rbench load``:
+  Locust, thresholds, the post-run settlement check) with the gateway and SMSC emulators as HTTP
+  services (:mod:`hil.emulator_services`);
+- reliability: :mod:`hil.torture` (``rbench torture``: deterministic fault-injection runs of the
+  core), :mod:`hil.recovery` (the SIGKILL drill), :mod:`hil.pan_scan` (card data at rest);
 - the real components the bench starts: PostgreSQL (:mod:`hil.postgres`), pcscd (:mod:`hil.pcsc`);
 - the ``rbench`` CLI (:mod:`hil.cli`) and its commands (serve, demo, settle, simulate, sweep).
 """

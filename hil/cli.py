@@ -1,6 +1,8 @@
 """``rbench``: the command line of the bench.
 
     rbench serve [--db URL] [--host H] [--port P]    the core over HTTP (emulated gateways, SMSC)
+                 [--with-emulators [--emulator-profile P] [--workers N]] [--max-inflight N ...]
+                                                     ... or gateways and SMSC as their own HTTP services
     rbench demo [--db URL] [--seed N]                one web and one USSD top-up, step by step
     rbench settle --date D [--db URL] [--gateway NAME] [--file PATH]... [--out DIR]
                                                      reconcile settlement files, post payouts
@@ -10,6 +12,13 @@
     rbench sweep PROFILE --param KEY --values V1,V2,... [--replications R] [--processes P]
                  [--scheduler ADDR] [--kpi NAME] [--out DIR] | PROFILE --list-params
                                                      what-if: a KPI vs a parameter, 95% CIs
+    rbench load PROFILE --tps T --duration D [--shape S] [--workers N | --processes N | --master | --worker]
+                [--host URL] [--db URL|pg] [--threshold EXPR]... [--thresholds FILE] [--out DIR]
+                                                     Locust load test, thresholds, settlement check
+    rbench scenarios [PATH]... [--bench B] [--market M] [--seed S] [--report R] [--junit J] [-m EXPR] [-n N]
+                                                     QA scenario suites (pytest): stories, population runs
+    rbench torture --seeds A..B [--steps N] [--db URL] [--fail-fast] [--quiet]
+                                                     deterministic fault-injection runs of the core
     rbench devices                                   serial ports and PC/SC readers on this machine
     rbench check BENCH                               open each role of a bench file, say what answered
     rbench validate BENCH [--suite ROLE]... [--out DIR]
@@ -27,8 +36,12 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from core.api.auth import keys_from_env
+    from hil.serve_network import serve_with_emulators, shed_env
     from hil.server import app_for, start_sweeper, wall_clock_core
 
+    shed_env(args)                             # --max-inflight/--max-queue/--max-wait
+    if args.with_emulators:
+        return serve_with_emulators(args)
     keys = keys_from_env()
     core = wall_clock_core(args.db, seed=args.seed)
     start_sweeper(core, args.sweep_every)
@@ -67,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sweep-every", type=float, default=30.0, metavar="S",
                    help="seconds between sweeps: status queries for silent orders, bonus expiry")
     p.add_argument("--log-level", default="info")
+    __import__("hil.serve_network", fromlist=["add_arguments"]).add_arguments(p)   # --with-emulators, shedding
     p.set_defaults(run=_serve)
 
     p = sub.add_parser("demo", help="walk one web top-up and one USSD top-up through the core")
@@ -104,6 +118,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from hil.simulate import add_parsers as add_simulate_parsers
     add_simulate_parsers(sub)                  # simulate, sweep
+
+    p = sub.add_parser("load", help="load-test the core with Locust: users per channel, peak-hour/step/spike/soak "
+                                    "shapes, thresholds, post-run settlement check")
+    __import__("hil.load", fromlist=["add_arguments"]).add_arguments(p)
+    p.set_defaults(run=lambda a: __import__("hil.load", fromlist=["run_load"]).run_load(a))
+
+    from hil.scenarios_cmd import add_parser as add_scenarios_parser
+    add_scenarios_parser(sub)                  # scenarios
+
+    from hil.torture import add_parser as add_torture_parser
+    add_torture_parser(sub)                    # torture
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
