@@ -10,7 +10,9 @@ released when the code paid or was never judged (malformed, expired).
 """
 from __future__ import annotations
 
+import itertools
 import math
+import os
 
 from core.clock import Clock
 from core.errors import TooManyAttempts
@@ -18,6 +20,7 @@ from core.market import market as market_of
 from core.store import Store, Tx
 
 HOUR_MS = 3_600_000
+_serial = itertools.count()      # attempt ids: unique per process without a query per code
 
 
 class OtpGuard:
@@ -30,26 +33,35 @@ class OtpGuard:
         now_ms = int(self.clock.now() * 1000)
 
         def run(tx: Tx) -> str:
-            tx.execute("INSERT INTO otp_guard (msisdn) VALUES (?) ON CONFLICT (msisdn) DO NOTHING", (msisdn,))
-            tx.one("SELECT msisdn FROM otp_guard WHERE msisdn = ?" + tx.for_update, (msisdn,))
-            tx.execute("DELETE FROM otp_attempts WHERE msisdn = ? AND at_ms <= ?", (msisdn, now_ms - HOUR_MS))
-            row = tx.one("SELECT COUNT(*) AS n, MIN(at_ms) AS first FROM otp_attempts WHERE msisdn = ?", (msisdn,))
+            # One statement creates the payer's row or locks it (an upsert takes the row lock):
+            # concurrent codes of one payer queue here and cannot both take the hour's last one.
+            tx.execute("INSERT INTO otp_guard (msisdn) VALUES (?) ON CONFLICT (msisdn) "
+                       "DO UPDATE SET msisdn = excluded.msisdn", (msisdn,))
+            row = tx.one("SELECT COUNT(*) AS n, MIN(at_ms) AS first FROM otp_attempts "
+                         "WHERE msisdn = ? AND at_ms > ?", (msisdn, now_ms - HOUR_MS))
             if int(row["n"]) >= limit:
                 wait_s = max(1, math.ceil((int(row["first"]) + HOUR_MS - now_ms) / 1000))
                 raise TooManyAttempts(
                     f"otp: {limit} wrong codes for this payer in the last hour; expected a new "
                     f"attempt after {wait_s} s", field="otp", retry_after=wait_s)
-            n = tx.one("SELECT COUNT(*) AS n FROM otp_attempts WHERE order_id = ?", (order_id,))["n"]
-            attempt_id = f"{order_id}:{now_ms}:{int(n)}"
-            tx.execute("INSERT INTO otp_attempts (id, msisdn, order_id, at_ms) VALUES (?, ?, ?, ?)"
-                       " ON CONFLICT (id) DO NOTHING", (attempt_id, msisdn, order_id, now_ms))
+            attempt_id = f"{order_id}:{now_ms}:{os.getpid()}:{next(_serial)}"
+            tx.execute("INSERT INTO otp_attempts (id, msisdn, order_id, at_ms) VALUES (?, ?, ?, ?)",
+                       (attempt_id, msisdn, order_id, now_ms))
             return attempt_id
         return self.store.run(run)
 
     def release(self, attempt_id: str) -> None:
-        """The code paid or was never judged: it does not count against the payer."""
+        """The code paid or was never judged: it does not count against the payer. (A paying
+        customer's path is one locked count and insert, and this delete.)"""
         with self.store.autocommit() as tx:
             tx.execute("DELETE FROM otp_attempts WHERE id = ?", (attempt_id,))
+
+    def forget_expired(self, msisdn: str) -> None:
+        """Drop ``msisdn``'s attempts older than the hour (they no longer count): called when a
+        wrong code is kept, so the table stays bounded without work on the paying path."""
+        now_ms = int(self.clock.now() * 1000)
+        with self.store.autocommit() as tx:
+            tx.execute("DELETE FROM otp_attempts WHERE msisdn = ? AND at_ms <= ?", (msisdn, now_ms - HOUR_MS))
 
     def failures(self, msisdn: str) -> int:
         """Attempts counted for ``msisdn`` in the last hour (for tests and support screens)."""

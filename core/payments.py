@@ -206,6 +206,8 @@ class Payments:
         except GatewayError as e:
             if e.code != "wrong_otp":        # not judged (malformed, wrong state): not a guess
                 self.otp_guard.release(attempt)
+            else:
+                self.otp_guard.forget_expired(order.payer or order.id)
             after = self.reconcile(order_id)
             raise Refused(e.message, field="otp", gateway_code=e.code, state=str(after.state)) from None
         except GatewayTimeout:               # outcome unknown: the attempt stays counted

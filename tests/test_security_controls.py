@@ -295,3 +295,15 @@ def test_over_http_the_otp_limit_is_a_429_and_the_key_can_be_retried(sqlite_url)
         r = c.post(f"/v1/topups/{order.id}/otp", json={"otp": "123456"}, headers=headers)
         assert r.status_code != 429 and "Idempotent-Replayed" not in r.headers    # the key was not used up
     w.core.close()
+
+
+def test_wrong_codes_older_than_the_hour_are_dropped_when_a_new_one_is_kept(w):
+    guard = w.core.payments.otp_guard
+    old = guard.reserve("DZ", "213661234599", "ord-old")
+    w.clock.advance(3_601)
+    guard.reserve("DZ", "213661234599", "ord-new")
+    guard.forget_expired("213661234599")
+    with w.core.store.autocommit() as tx:
+        ids = [r["id"] for r in tx.all("SELECT id FROM otp_attempts WHERE msisdn = ?", ("213661234599",))]
+    assert old not in ids and len(ids) == 1
+    assert guard.failures("213661234599") == 1
