@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import functools
 import json
 import os
 import shutil
@@ -41,34 +40,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from benchmarks.core_recharge import BenchFailure, cpu_pressure_us, machine, pg_sql, pgbench_baseline
+from benchmarks.core_recharge import (BenchFailure, BenchPg, BenchSetupError, bench_pg, cpu_pressure_us, machine,
+                                       pg_sql, pgbench_baseline, process_tree_cpu_s as tree_cpu_s)
 
 TARGET_PER_S = 300.0
 P99_MS = 250.0
 DEFAULT_RATES = [10, 20, 40, 60, 80, 100, 130, 160, 200, 250, 300, 400]
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def tree_cpu_s(root_pid: int) -> float:
-    """CPU seconds of a process, of its children alive now, and of the children it has reaped
-    (cutime/cstime): PostgreSQL backends that came and went count too."""
-    hz = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(entry) == root_pid:
-            total += sum(int(x) for x in fields[11:15])
-        elif int(fields[1]) == root_pid:
-            total += int(fields[11]) + int(fields[12])
-    return total / hz
 
 
 def start_stack(db_url: str, workdir: Path, core_workers: int) -> tuple[subprocess.Popen, dict[str, str]]:
@@ -128,7 +108,7 @@ def _f(v: float | None, digits: int = 0) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from hil.load_check import post_run_check
-    from hil.postgres import PgCluster, PgError, create_database, drop_database, find_bindir
+    from hil.postgres import create_database, drop_database
 
     rates = [5.0, 10.0] if args.quick else [float(x) for x in args.rates.split(",")] if args.rates else \
         [float(x) for x in DEFAULT_RATES]
@@ -140,30 +120,19 @@ def run(args: argparse.Namespace) -> int:
     print(f"rates {', '.join(f'{r:g}' for r in rates)} recharges/s, {seconds:g} s each; core worker processes "
           f"{args.core_workers}; Locust processes {args.locust_processes}", flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="rbench-http-", dir="/tmp"))
-    cluster, pg_dir, proc = None, None, None
+    pg: BenchPg | None = None
+    proc = None
     results: list[dict] = []
     failures: list[str] = []
     baseline: dict = {}
     check: dict | None = None
-    server_cpu: Callable[[], float] | None = None
     try:
-        if args.pg_url:
-            server_url = args.pg_url
-            bindir = find_bindir()
-            pgbench = str(bindir / "pgbench") if bindir and (bindir / "pgbench").is_file() else shutil.which("pgbench")
-            if pgbench is None:
-                print("pgbench not found (apt-get install -y postgresql-client)", file=sys.stderr)
-                return 2
-        else:
-            try:
-                pg_dir = Path(tempfile.mkdtemp(prefix="rbench-http-pg-", dir="/tmp"))
-                cluster = PgCluster(pg_dir).start()
-            except PgError as e:
-                print(f"PostgreSQL unavailable: {e}", file=sys.stderr)
-                return 2
-            server_url, pgbench = cluster.url, cluster.bin("pgbench")
-            postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
-            server_cpu = functools.partial(tree_cpu_s, postmaster)
+        try:
+            pg = bench_pg(args.pg_url, "rbench-http-pg-")
+        except BenchSetupError as e:
+            print(e, file=sys.stderr)
+            return 2
+        server_url, pgbench, server_cpu = pg.url, pg.pgbench, pg.server_cpu
         info["postgresql"] = pg_sql(server_url, "SHOW server_version")[0][0]
         print(f"PostgreSQL {info['postgresql']}; pgbench ({args.pgbench_seconds} s)...", flush=True)
         baseline = pgbench_baseline(pgbench, server_url, scale=10, clients=8, jobs=2, seconds=args.pgbench_seconds)
@@ -212,11 +181,10 @@ def run(args: argparse.Namespace) -> int:
     except BenchFailure as e:
         failures.append(str(e))
     finally:
-        if cluster is not None:
-            cluster.stop()
-        for d in (pg_dir,) if args.keep else (workdir, pg_dir):
-            if d is not None:
-                shutil.rmtree(d, ignore_errors=True)
+        if pg is not None:
+            pg.stop(keep=args.keep)
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
 
     print()
     if results and baseline:

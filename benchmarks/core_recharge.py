@@ -331,8 +331,8 @@ def new_core(url: str, seed: int | str) -> Core:
 
 
 def process_tree_cpu_s(root_pid: int) -> float:
-    """CPU seconds (user + system) of a process and its direct children (a postmaster and its
-    backends): what the server spent, whatever else runs on this shared machine."""
+    """CPU seconds (user + system) of a process, of its children alive now, and of the children
+    it has reaped (cutime/cstime): a postmaster's backends that came and went count too."""
     hz = os.sysconf("SC_CLK_TCK")
     total = 0
     for entry in os.listdir("/proc"):
@@ -343,9 +343,53 @@ def process_tree_cpu_s(root_pid: int) -> float:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(entry) == root_pid or int(fields[1]) == root_pid:
+        if int(entry) == root_pid:
+            total += sum(int(x) for x in fields[11:15])
+        elif int(fields[1]) == root_pid:
             total += int(fields[11]) + int(fields[12])
     return total / hz
+
+
+class BenchSetupError(RuntimeError):
+    """What a benchmark needs is missing; the message says what to install."""
+
+
+@dataclass
+class BenchPg:
+    """The PostgreSQL server a benchmark measures on: the one at ``--pg-url``, or a throwaway
+    cluster of its own (then its CPU can be counted too)."""
+
+    url: str
+    pgbench: str
+    server_cpu: Any = None               # () -> CPU seconds of the server, own cluster only
+    cluster: Any = None
+    directory: Path | None = None
+
+    def stop(self, *, keep: bool = False) -> None:
+        if self.cluster is not None:
+            self.cluster.stop()
+        if self.directory is not None and not keep:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def bench_pg(pg_url: str | None, prefix: str) -> BenchPg:
+    from hil.postgres import PgCluster, PgError, find_bindir
+
+    if pg_url:
+        bindir = find_bindir()
+        pgbench = str(bindir / "pgbench") if bindir and (bindir / "pgbench").is_file() else shutil.which("pgbench")
+        if pgbench is None:
+            raise BenchSetupError("pgbench not found (apt-get install -y postgresql-client)")
+        return BenchPg(pg_url, pgbench)
+    directory = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    try:
+        cluster = PgCluster(directory).start()
+    except PgError as e:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise BenchSetupError(f"PostgreSQL unavailable: {e}") from None
+    postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+    return BenchPg(cluster.url, cluster.bin("pgbench"), functools.partial(process_tree_cpu_s, postmaster),
+                   cluster, directory)
 
 
 def cpu_pressure_us() -> int | None:
@@ -869,8 +913,7 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
 
     workdir = Path(tempfile.mkdtemp(prefix="rbench-bench-", dir="/tmp"))
-    pg_dir: Path | None = None
-    cluster = None
+    pg: BenchPg | None = None
     results: list[dict] = []
     baselines: dict[str, dict] = {}
     profile: dict | None = None
@@ -888,33 +931,14 @@ def main(argv: list[str] | None = None) -> int:
 
         # ------------------------------------------------------------ PostgreSQL
         if not args.sqlite_only:
-            from hil.postgres import (
-                PgCluster,
-                PgError,
-                create_database,
-                drop_database,
-                find_bindir,
-            )
+            from hil.postgres import create_database, drop_database
 
-            server_cpu: Callable[[], float] | None = None
-            if args.pg_url:
-                server_url = args.pg_url
-                bindir = find_bindir()
-                pgbench = str(bindir / "pgbench") if bindir and (bindir / "pgbench").is_file() \
-                    else shutil.which("pgbench")
-                if pgbench is None:
-                    print("pgbench not found (apt-get install -y postgresql-client)", file=sys.stderr)
-                    return 2
-            else:
-                try:
-                    pg_dir = Path(tempfile.mkdtemp(prefix="rbench-bench-pg-", dir="/tmp"))
-                    cluster = PgCluster(pg_dir).start()
-                except PgError as e:
-                    print(f"PostgreSQL unavailable: {e}\n(use --sqlite-only to skip it)", file=sys.stderr)
-                    return 2
-                server_url, pgbench = cluster.url, cluster.bin("pgbench")
-                postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
-                server_cpu = functools.partial(process_tree_cpu_s, postmaster)
+            try:
+                pg = bench_pg(args.pg_url, "rbench-bench-pg-")
+            except BenchSetupError as e:
+                print(f"{e}\n(use --sqlite-only to skip it)", file=sys.stderr)
+                return 2
+            server_url, pgbench, server_cpu = pg.url, pg.pgbench, pg.server_cpu
             version = pg_sql(server_url, "SHOW server_version")[0][0]
             info["postgresql"] = version
             print(f"PostgreSQL {version} at {server_url}; pgbench ({args.pgbench_seconds} s)...", flush=True)
@@ -949,11 +973,9 @@ def main(argv: list[str] | None = None) -> int:
     except BenchFailure as e:
         failures.append(str(e))
     finally:
-        if cluster is not None:
-            cluster.stop()
-        for d in (workdir, pg_dir):
-            if d is not None:
-                shutil.rmtree(d, ignore_errors=True)
+        if pg is not None:
+            pg.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
     for r in results:
         where = f"{r['store']} {r['processes']}x{r['threads']}"
