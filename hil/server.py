@@ -63,21 +63,31 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_thread(core: Core, *, port: int | None = None) -> Iterator[str]:
-    """Serve ``core`` on 127.0.0.1; yields the base URL; stops the server on exit."""
-    port = port or free_port()
-    config = uvicorn.Config(app_for(core), host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False, lifespan="off")
+def serve_app_in_thread(app: object, *, lifespan: str = "off") -> Iterator[str]:
+    """Serve an ASGI ``app`` with uvicorn on 127.0.0.1, in a thread, on a port the OS picks
+    (the socket is bound before uvicorn starts, so two servers can never race for a port);
+    yields the base URL and stops the server on exit."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan=lifespan)  # type: ignore[arg-type]
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError(f"the core did not start on 127.0.0.1:{port}")
-        time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError(f"uvicorn did not start on 127.0.0.1:{sock.getsockname()[1]}")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()
+
+
+@contextmanager
+def serve_in_thread(core: Core) -> Iterator[str]:
+    """Serve ``core`` on 127.0.0.1; yields the base URL; stops the server on exit."""
+    with serve_app_in_thread(app_for(core)) as url:
+        yield url

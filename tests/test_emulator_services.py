@@ -7,18 +7,14 @@ import json
 import math
 import os
 import re
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from hypothesis import given, strategies as st
 
@@ -31,29 +27,14 @@ from core.ports import Card, GatewayError, PaymentStatus as S
 from core.settlement import files
 from hil.emulator_profiles import EmulatorProfileError, SmscProfile, emulator_profile, parse_profile, profile_names
 from hil.emulator_services import EmulatorServices
-from hil.server import free_port
+from hil.server import free_port, serve_app_in_thread
 from hil.smsc_service import create_app as smsc_app
 
 CARD_PHONE = "213661112233"
 
 
-@contextmanager
-def served(app: object) -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))  # type: ignore[arg-type]
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+def served(app: object):  # type: ignore[no-untyped-def]
+    return serve_app_in_thread(app, lifespan="auto")
 
 
 class FakeCore:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import random
 import re
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +11,6 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 
 from core.adapters.gateway_http import (HttpGatewayConfig, SatimHttpGateway,
                                         ShaparakHttpGateway)
@@ -25,6 +23,7 @@ from core.adapters.shaparak import ShaparakGateway
 from core.clock import FakeClock, ManualScheduler
 from core.money import Money
 from core.ports import CardGateway, GatewayError, GatewayTimeout, PaymentStatus as S
+from hil.server import serve_app_in_thread
 
 CARD_PHONE = "213661112233"
 
@@ -43,27 +42,9 @@ class RecordingSms:
         return found.group(1)
 
 
-@contextmanager
-def serve(app: object) -> Iterator[str]:
+def serve(app: object):  # type: ignore[no-untyped-def]
     """uvicorn on 127.0.0.1, on a port the OS picks, in a thread."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off")  # type: ignore[arg-type]
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    return serve_app_in_thread(app)
 
 
 @dataclass

@@ -4,16 +4,12 @@ as soon as the burst is over. Real uvicorn on an ephemeral port."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -21,25 +17,11 @@ from starlette.routing import Route
 from core.api.app import create_app
 from core.api.shedding import ShedLimits, Shedder
 from core.wiring import build_core
+from hil.server import serve_app_in_thread
 
 
-@contextmanager
-def served(app: object) -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))  # type: ignore[arg-type]
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+def served(app: object):  # type: ignore[no-untyped-def]
+    return serve_app_in_thread(app)
 
 
 def gated_app(limits: ShedLimits, gate: threading.Event) -> Starlette:
