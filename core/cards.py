@@ -11,18 +11,12 @@ import time
 from core.digits import to_ascii_digits
 from core.errors import InvalidInput
 from core.ports import Card
+from protocols.luhn import valid
 
 _SPACES = re.compile(r"[\s\-]")
 
 
-def luhn_ok(pan: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(pan)):
-        d = ord(ch) - 48
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+luhn_ok = valid
 
 
 def _digits(value: object, field: str, what: str) -> str:

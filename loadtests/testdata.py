@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import random
 
+from protocols.luhn import check_digit
+
 PREFIX = {"DZ": ("05", "213"), "IR": ("091", "98"), "EG": ("010", "20")}
 BILL_ACCOUNT = {"dz-sonelgaz-elec": "7{w:02d}{u:04d}{k:05d}", "dz-sonelgaz-gaz": "8{w:02d}{u:04d}{k:05d}",
                 "eg-ncedc-elec": "7{w:02d}{u:04d}{k:05d}", "ir-tci-fixed": "07{w:02d}{u:04d}{k:03d}",
@@ -24,12 +26,7 @@ BILL_ACCOUNT = {"dz-sonelgaz-elec": "7{w:02d}{u:04d}{k:05d}", "dz-sonelgaz-gaz":
 MAX_WORKERS, MAX_USERS, MAX_SLOTS = 100, 10_000, 100
 
 
-def luhn_digit(partial: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(partial)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return str((10 - total % 10) % 10)
+luhn_digit = check_digit
 
 
 def fold_digits(text: str) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 from core.digits import to_ascii_digits, to_local_digits
 from core.market import TEXT_KEYS, Market
 from core.msisdn import normalise
+from protocols.luhn import check_digit
 
 TEMPLATE = re.compile(r"\$\{([^{}]+)\}")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -111,12 +112,7 @@ class NumberSource:
                 return number
 
 
-def luhn_digit(digits: str) -> str:
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        n = int(d) * (2 if i % 2 == 0 else 1)
-        total += n - 9 if n > 9 else n
-    return str((10 - total % 10) % 10)
+luhn_digit = check_digit
 
 
 class Context:

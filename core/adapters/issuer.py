@@ -17,6 +17,7 @@ from core.clock import Clock
 from core.digits import to_ascii_digits
 from core.money import Money
 from core.ports import Card
+from protocols.luhn import check_digit, valid
 
 PIN2_TRIES = 3      # wrong PIN2 in a row before the issuer blocks the card
 DEFAULT_BALANCES = {"DZD": 1_000_000, "IRR": 5_000_000, "EGP": 500_000}   # minor units
@@ -26,21 +27,14 @@ _HOLDERS = ("AMINA BENALI", "KARIM HADDAD", "YACINE BOUZID", "SARA MOHAMMADI", "
 
 def luhn_valid(pan: str) -> bool:
     """The mod-10 check every card number carries in its last digit."""
-    if not pan.isascii() or not pan.isdigit() or not 12 <= len(pan) <= 19:
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(pan)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
+    return pan.isascii() and pan.isdigit() and 12 <= len(pan) <= 19 and valid(pan)
 
 
 def luhn_check_digit(partial: str) -> str:
     """The digit that makes ``partial + digit`` Luhn-valid."""
-    for d in "0123456789":
-        if luhn_valid(partial + d):
-            return d
-    raise ValueError(f"pan: expected 11-18 ASCII digits, got {partial!r}")
+    if not partial.isascii() or not partial.isdigit() or not 11 <= len(partial) <= 18:
+        raise ValueError(f"pan: expected 11-18 ASCII digits, got {partial!r}")
+    return check_digit(partial)
 
 
 @dataclass

@@ -36,6 +36,7 @@ from protocols.at.charset import Charset, fold_digits
 from protocols.at.command import AtCommand, parse_line
 from protocols.at.errors import AtSyntaxError
 from protocols.at.results import ERROR, OK, cme, cms, format_final
+from protocols.luhn import check_digit
 
 log = logging.getLogger("rbench.modem")
 
@@ -49,12 +50,6 @@ def check_msisdn(msisdn: object) -> str:
     return digits
 
 
-def _luhn_digit(digits: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return str((10 - total % 10) % 10)
 
 
 class ModemModel(EquipmentCommands, SmsCommands, SendingCommands, UssdCommands):
@@ -80,7 +75,7 @@ class ModemModel(EquipmentCommands, SmsCommands, SendingCommands, UssdCommands):
         self.sim_inserted, self.registered, self.rssi = sim_inserted, registered, rssi
         self.imsi = imsi or ("00101" + self.msisdn[-10:]).ljust(15, "0")
         body = ("35" + self.msisdn[-12:]).rjust(14, "0")
-        self.imei = imei or body + _luhn_digit(body)
+        self.imei = imei or body + check_digit(body)
         self._pin, self._pin_tries = pin, 3
         self.sim_state = "READY" if pin is None else "SIM PIN"
         self.lock = threading.RLock()

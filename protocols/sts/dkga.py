@@ -14,6 +14,7 @@ from enum import IntEnum
 from .des import des_encrypt
 from .errors import DecoderKeyError, FieldError
 from .keys import Algorithm, DecoderKey, parse_hex
+from ..luhn import check_digit
 
 STS_IIN = "600727"
 BASE_DATES = (1993, 2014, 2035)
@@ -30,13 +31,7 @@ class KeyType(IntEnum):
 
 def luhn_digit(digits: str) -> str:
     """The Luhn check digit that completes ``digits``."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 0:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return str(-total % 10)
+    return check_digit(digits)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from protocols.utility_card.errors import (
     CardKeyError, CardMismatch, FormatError, MacError, MeterMismatch,
 )
 from protocols.utility_card.keys import MIN_MASTER_KEY, card_serial_bytes
+from protocols.luhn import check_digit
 
 Kind = Literal["credit", "activation"]
 Unit = Literal["money", "energy"]
@@ -54,11 +55,7 @@ _BY_CODE = {"kind": {v: k for k, v in KINDS.items()}, "unit": {v: k for k, v in 
 
 def luhn_digit(digits: str) -> int:
     """The Luhn check digit to append to ``digits`` (ISO/IEC 7812-1, as STS meter numbers)."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return (10 - total % 10) % 10
+    return int(check_digit(digits))
 
 
 def parse_meter_number(text: str, *, field: str = "meter_number") -> str:
