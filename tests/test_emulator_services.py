@@ -26,7 +26,7 @@ from core.money import Money
 from core.ports import Card, GatewayError, PaymentStatus as S
 from core.settlement import files
 from hil.emulator_profiles import EmulatorProfileError, SmscProfile, emulator_profile, parse_profile, profile_names
-from hil.emulator_services import EmulatorServices
+from hil.emulator_services import EmulatorServices, wait_healthy
 from hil.server import free_port, serve_app_in_thread
 from hil.smsc_service import create_app as smsc_app
 
@@ -236,15 +236,7 @@ def test_serve_with_emulators_as_a_real_process(tmp_path) -> None:
                             stderr=subprocess.STDOUT, text=True)
     base, admin, web = f"http://127.0.0.1:{port}", {"X-API-Key": "dev-admin-key"}, {"X-API-Key": "dev-web-key"}
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and proc.poll() is None, "rbench serve --with-emulators did not start"
-            time.sleep(0.1)
+        wait_healthy(base, proc, "rbench serve --with-emulators", None, timeout_s=60)
         gw, smsc = f"http://127.0.0.1:{gw_port}", f"http://127.0.0.1:{smsc_port}"
         card = httpx.post(f"{gw}/emulator/cards", json={"phone": "213661112233"}).json()[0]
         httpx.post(f"{base}/v1/subscribers", headers={**admin, "Idempotency-Key": "s1"},

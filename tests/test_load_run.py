@@ -24,7 +24,7 @@ from core.adapters.gateway_direct import service_gateways
 from core.money import Money
 from core.ports import Card
 from core.store import open_store
-from hil.emulator_services import EmulatorServices, networked_core
+from hil.emulator_services import EmulatorServices, networked_core, wait_healthy
 from hil.load import main as load_main
 from hil.load_check import post_run_check
 from hil.load_fixtures import networked_app
@@ -55,15 +55,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                             env=dict(os.environ, RBENCH_RATE_LIMITS="key=off"), stdout=log, stderr=subprocess.STDOUT)
     host = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{host}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (d / "serve.log").read_text()
-            time.sleep(0.1)
+        wait_healthy(host, proc, "rbench serve --with-emulators", d / "serve.log", timeout_s=90)
         yield Stack(host, f"http://127.0.0.1:{gw}", f"http://127.0.0.1:{smsc}", db)
     finally:
         proc.terminate()
