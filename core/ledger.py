@@ -88,10 +88,12 @@ def shard_of(tx: Tx, transfer_id: str) -> int:
 
 
 class Batch:
-    """Transfers posted together in two statements (PostgreSQL; up to four on SQLite): one
-    multi-row insert of the transfers (a duplicate event is skipped by its id), then the
-    touched accounts' totals: an upsert of plain accounts' rows, then of sharded accounts'
-    shard rows, last, so the hot rows are locked for as short a time as the caller allows."""
+    """Transfers posted together. On PostgreSQL in one statement: the transfers' insert (a
+    duplicate event is skipped by its id), then, if every one was new, the touched accounts'
+    totals: an upsert of plain accounts' rows, then of sharded accounts' shard rows, last, so
+    the hot rows are locked for as short a time as the caller allows. A batch with a duplicate
+    (a retry of an event already posted) changes no totals in that statement; the totals of its
+    new transfers are then added by a second one. On SQLite: up to four statements."""
 
     def __init__(self, tx: Tx, at_ms: int) -> None:
         self.tx, self.at_ms = tx, at_ms
@@ -108,69 +110,123 @@ class Batch:
         """Post what was added; returns the ids actually posted (not seen before)."""
         if not self.rows:
             return set()
-        tx = self.tx
-        posted = {r["id"] for r in tx.all(
-            "INSERT INTO transfers (id, debit_account, credit_account, amount, currency, kind, order_id, at_ms)"
-            " VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(self.rows)) +
-            " ON CONFLICT (id) DO NOTHING RETURNING id", [v for row in self.rows for v in row])}
-        totals: dict[str, list] = {}     # account -> [currency, debits, credits]
-        for tid, debit, credit, minor, cur, *_ in self.rows:
-            if tid in posted:
-                for account, side in ((debit, 1), (credit, 2)):
-                    entry = totals.setdefault(account, [cur, 0, 0])
-                    if entry[0] != cur:
-                        raise ValueError(f"transfer {tid}: account {account} is not in {cur}")
-                    entry[side] += minor
-        self.rows, first = [], self.rows[0][0]
-        if not totals:
-            return posted
-        plain = [(a, *t) for a, t in sorted(totals.items()) if not sharded(a)]
-        hot = [(a, *t) for a, t in sorted(totals.items()) if sharded(a)]
-        for account, cur, _d, _c in hot:
-            if not account.endswith(":" + cur):
-                raise ValueError(f"transfers {sorted(posted)}: account {account} is not in {cur}")
-        shard = shard_of(tx, first) if hot else 0
-        upsert_plain = (
-            "INSERT INTO accounts (id, currency, debits, credits) VALUES " +
-            ", ".join(["(?, ?, ?, ?)"] * len(plain)) + " ON CONFLICT (id)"
-            " DO UPDATE SET debits = accounts.debits + excluded.debits,"
-            " credits = accounts.credits + excluded.credits WHERE accounts.currency = excluded.currency")
-        plain_params = [v for row in plain for v in row]
-        # Shard rows: created on first use, else added to; the accounts' own rows are created
-        # once (ON CONFLICT DO NOTHING neither updates nor locks an existing row).
-        upsert_shards_tail = (
-            " ON CONFLICT (account, shard) DO UPDATE SET debits = accounts_shards.debits + excluded.debits,"
-            " credits = accounts_shards.credits + excluded.credits"
-            " WHERE accounts_shards.currency = excluded.currency")
-        create_hot = ("INSERT INTO accounts (id, currency) VALUES " + ", ".join(["(?, ?)"] * len(hot)) +
-                      " ON CONFLICT (id) DO NOTHING")
-        create_params = [v for account, cur, _d, _c in hot for v in (account, cur)]
-        hot_params = [v for account, cur, d, c in hot for v in (account, shard, cur, d, c)]
-        if not hot:
-            ok = tx.execute(upsert_plain, plain_params) == len(plain)
-        elif tx.dialect == "postgresql":
-            # One round trip: the plain upsert runs first (the shards' insert waits on its
-            # count), then the shard rows; the accounts' own rows are created at the end.
-            ctes = ["base AS (" + create_hot + ")"]
-            guard = ""
-            if plain:
-                ctes.insert(0, "plain AS (" + upsert_plain + " RETURNING 1)")
-                guard = " WHERE (SELECT COUNT(*) FROM plain) = ?"
-            ok = tx.execute(
-                "WITH " + ", ".join(ctes) +
-                " INSERT INTO accounts_shards (account, shard, currency, debits, credits)"
-                " SELECT * FROM (VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * len(hot)) +
-                ") AS v (account, shard, currency, debits, credits)" + guard + upsert_shards_tail,
-                plain_params + create_params + hot_params + ([len(plain)] if plain else [])) == len(hot)
+        rows, self.rows = self.rows, []
+        insert = ("INSERT INTO transfers (id, debit_account, credit_account, amount, currency, kind, order_id,"
+                  " at_ms) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows)) +
+                  " ON CONFLICT (id) DO NOTHING RETURNING id")
+        params = [v for row in rows for v in row]
+        if self.tx.dialect == "postgresql":
+            plain, hot = _totals(rows, {r[0] for r in rows})
+            shard = shard_of(self.tx, rows[0][0]) if hot else 0
+            ctes, sql, args = _totals_sql(plain, hot, shard, guard="(SELECT COUNT(*) FROM posted) = ?")
+            got = self.tx.one(
+                f"WITH posted AS ({insert}), {ctes} SELECT ARRAY(SELECT id FROM posted) AS ids, {sql}",
+                params + [a if a is not _ALL else len(rows) for a in args])
+            posted = set(got["ids"])
+            if len(posted) == len(rows):
+                _check_counts(posted, plain, hot, got)
+                return posted
         else:
-            ok = not plain or tx.execute(upsert_plain, plain_params) == len(plain)
-            tx.execute(create_hot, create_params)
+            posted = {r["id"] for r in self.tx.all(insert, params)}
+        plain, hot = _totals(rows, posted)
+        if plain or hot:
+            self._add_totals(posted, plain, hot, shard_of(self.tx, rows[0][0]) if hot else 0)
+        return posted
+
+    def _add_totals(self, posted: set[str], plain: list[tuple], hot: list[tuple], shard: int) -> None:
+        tx = self.tx
+        if tx.dialect == "postgresql":
+            ctes, sql, args = _totals_sql(plain, hot, shard, guard=None)
+            _check_counts(posted, plain, hot, tx.one(f"WITH {ctes} SELECT {sql}", args))
+            return
+        ok = not plain or tx.execute(_UPSERT_PLAIN(len(plain)), [v for row in plain for v in row]) == len(plain)
+        if hot:
+            tx.execute(_CREATE_HOT(len(hot)), [v for account, cur, _d, _c in hot for v in (account, cur)])
             ok = ok and tx.execute(
                 "INSERT INTO accounts_shards (account, shard, currency, debits, credits) VALUES " +
-                ", ".join(["(?, ?, ?, ?, ?)"] * len(hot)) + upsert_shards_tail, hot_params) == len(hot)
+                ", ".join(["(?, ?, ?, ?, ?)"] * len(hot)) + _UPSERT_SHARDS_TAIL,
+                [v for account, cur, d, c in hot for v in (account, shard, cur, d, c)]) == len(hot)
         if not ok:
             raise ValueError(f"transfers {sorted(posted)}: an account is not in the transfer's currency")
-        return posted
+
+
+_ALL = object()      # placeholder argument: how many transfers the batch holds
+_UPSERT_SHARDS_TAIL = (
+    " ON CONFLICT (account, shard) DO UPDATE SET debits = accounts_shards.debits + excluded.debits,"
+    " credits = accounts_shards.credits + excluded.credits WHERE accounts_shards.currency = excluded.currency")
+
+
+def _UPSERT_PLAIN(n: int, source: str | None = None) -> str:
+    return ("INSERT INTO accounts (id, currency, debits, credits) " +
+            (source or "VALUES " + ", ".join(["(?, ?, ?, ?)"] * n)) + " ON CONFLICT (id)"
+            " DO UPDATE SET debits = accounts.debits + excluded.debits,"
+            " credits = accounts.credits + excluded.credits WHERE accounts.currency = excluded.currency")
+
+
+def _CREATE_HOT(n: int, source: str | None = None) -> str:
+    """The sharded accounts' own rows, created once (ON CONFLICT DO NOTHING neither updates
+    nor locks an existing row)."""
+    return ("INSERT INTO accounts (id, currency) " + (source or "VALUES " + ", ".join(["(?, ?)"] * n)) +
+            " ON CONFLICT (id) DO NOTHING")
+
+
+def _totals(rows: list[tuple], posted: set[str]) -> tuple[list[tuple], list[tuple]]:
+    """(account, currency, debits, credits) added by the posted transfers, plain accounts and
+    sharded ones apart, each sorted by account (every transaction locks in the same order)."""
+    totals: dict[str, list] = {}     # account -> [currency, debits, credits]
+    for tid, debit, credit, minor, cur, *_ in rows:
+        if tid in posted:
+            for account, side in ((debit, 1), (credit, 2)):
+                entry = totals.setdefault(account, [cur, 0, 0])
+                if entry[0] != cur:
+                    raise ValueError(f"transfer {tid}: account {account} is not in {cur}")
+                entry[side] += minor
+    plain = [(a, *t) for a, t in sorted(totals.items()) if not sharded(a)]
+    hot = [(a, *t) for a, t in sorted(totals.items()) if sharded(a)]
+    for account, cur, _d, _c in hot:
+        if not account.endswith(":" + cur):
+            raise ValueError(f"transfers {sorted(posted)}: account {account} is not in {cur}")
+    return plain, hot
+
+
+def _totals_sql(plain: list[tuple], hot: list[tuple], shard: int, *, guard: str | None
+                ) -> tuple[str, str, list]:
+    """PostgreSQL CTEs adding ``plain`` and ``hot`` totals, the select list that counts the
+    rows they touched (``plain``, ``shards``), and their arguments. The plain upsert runs
+    first (the shards' insert waits on its count), then the shard rows; the sharded accounts'
+    own rows are created on the way. With ``guard`` (an SQL condition), nothing is added
+    unless it holds; its argument is ``_ALL``."""
+    ctes, args, where = [], [], []
+    if plain:
+        source = ("SELECT * FROM (VALUES " + ", ".join(["(?, ?, ?, ?)"] * len(plain)) +
+                  ") AS v (id, currency, debits, credits)" + (f" WHERE {guard}" if guard else ""))
+        ctes.append(f"plain AS ({_UPSERT_PLAIN(len(plain), source)} RETURNING 1)")
+        args += [v for row in plain for v in row] + ([_ALL] if guard else [])
+        where.append("(SELECT COUNT(*) FROM plain) = ?")
+    if hot:
+        source = ("SELECT * FROM (VALUES " + ", ".join(["(?, ?)"] * len(hot)) + ") AS v (id, currency)" +
+                  (f" WHERE {guard}" if guard else ""))
+        ctes.append(f"base AS ({_CREATE_HOT(len(hot), source)})")
+        args += [v for account, cur, _d, _c in hot for v in (account, cur)] + ([_ALL] if guard else [])
+        if guard:
+            where.append(guard)
+        ctes.append(
+            "shards AS (INSERT INTO accounts_shards (account, shard, currency, debits, credits)"
+            " SELECT * FROM (VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * len(hot)) +
+            ") AS v (account, shard, currency, debits, credits)" +
+            (" WHERE " + " AND ".join(where) if where else "") + _UPSERT_SHARDS_TAIL + " RETURNING 1)")
+        args += [v for account, cur, d, c in hot for v in (account, shard, cur, d, c)]
+        args += [len(plain)] if plain else []
+        args += [_ALL] if guard else []
+    counts = ", ".join([f"(SELECT COUNT(*) FROM {name}) AS {name}" for name, rows in
+                        (("plain", plain), ("shards", hot)) if rows] or ["0 AS none"])
+    return ", ".join(ctes), counts, args
+
+
+def _check_counts(posted: set[str], plain: list[tuple], hot: list[tuple], got: dict) -> None:
+    """An upsert skips a row whose account is in another currency: the counts say so."""
+    if (plain and got["plain"] != len(plain)) or (hot and got["shards"] != len(hot)):
+        raise ValueError(f"transfers {sorted(posted)}: an account is not in the transfer's currency")
 
 
 def transfer(tx: Tx, transfer_id: str, debit: str, credit: str, amount: Money, *,

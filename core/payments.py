@@ -255,7 +255,7 @@ class Payments:
         except (GatewayError, GatewayTimeout) as e:
             log.info("status of %s unavailable: %s", order.id, e)
             return order
-        return self._apply(order.id, payment)
+        return self._apply(order.id, payment, seen=order)
 
     def reconcile_pending(self, older_than_s: float = 60.0, limit: int = 500) -> int:
         """Sweep card orders whose outcome we have not heard of (the browser never came back)."""
@@ -269,7 +269,11 @@ class Payments:
             self.reconcile(row["id"])
         return len(rows)
 
-    def _apply(self, order_id: str, p: Payment, *, masked_pan: str | None = None) -> Order:
+    def _apply(self, order_id: str, p: Payment, *, masked_pan: str | None = None,
+               seen: Order | None = None) -> Order:
+        """Bring the order in line with the gateway's answer ``p``. ``seen`` is the order as
+        just read by the caller: it spares a read where a stale copy is harmless (every move
+        below re-checks the state under a lock or in its guarded UPDATE)."""
         s = p.status
         if s is PaymentStatus.REGISTERED:
             return self.get(order_id)
@@ -281,7 +285,7 @@ class Payments:
                               State.AUTHORISED, masked_pan=masked_pan or p.masked_pan)
             return self._verify(order) if order.state is State.AUTHORISED else order
         if s.captured:
-            order = self.get(order_id)      # a repeated answer costs one read, no lock
+            order = seen or self.get(order_id)      # a repeated answer costs one read, no lock
             if order.state not in (State.CREDITED, State.REFUND_PENDING, State.REFUNDED, State.REFUSED):
                 order, moved = self.store.run(lambda tx: self._capture_and_fulfil(tx, order_id, p))
                 return self._after_capture(order, p, moved)
@@ -409,12 +413,24 @@ class Payments:
         """
         f = {"reason": None, "masked_pan": None, "paid_ms": None, "credited_ms": None,
              "gateway_ref": None, "form_url": None} | fields
+        update = self._SET + f" AND state IN ({','.join('?' * len(allowed_from))}) RETURNING *"
+        params = (str(to) if to else None, f["reason"], f["masked_pan"], f["paid_ms"], f["credited_ms"],
+                  f["gateway_ref"], f["form_url"], self.now_ms(), order_id, *(str(a) for a in allowed_from))
         with self.store.autocommit() as tx:
-            row = tx.one(self._SET + f" AND state IN ({','.join('?' * len(allowed_from))}) RETURNING *", (
-                str(to) if to else None, f["reason"], f["masked_pan"], f["paid_ms"], f["credited_ms"],
-                f["gateway_ref"], f["form_url"], self.now_ms(), order_id, *(str(a) for a in allowed_from)))
-        if row is not None:
-            return Order.from_row(row), True
+            if tx.dialect == "postgresql":
+                # A repeated answer (the callback already moved it) is common: the row as it
+                # stands comes back in the same round trip. It is read in the statement's
+                # snapshot, so a row still in ``allowed_from`` there was moved by a concurrent
+                # caller while we waited for its lock: only then is it read again.
+                row = tx.one("WITH moved AS (" + update + ") SELECT *, TRUE AS moved FROM moved"
+                             " UNION ALL SELECT *, FALSE AS moved FROM orders"
+                             " WHERE id = ? AND NOT EXISTS (SELECT 1 FROM moved)", (*params, order_id))
+                if row is not None and (row["moved"] or row["state"] not in allowed_from):
+                    return Order.from_row(row), bool(row["moved"])
+            else:
+                row = tx.one(update, params)
+                if row is not None:
+                    return Order.from_row(row), True
         return self.get(order_id), False
 
     # -- notices ---------------------------------------------------------------------------

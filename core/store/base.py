@@ -75,7 +75,7 @@ class Store(ABC):
             tx.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")
             done = {r["version"] for r in tx.all("SELECT version FROM schema_migrations")}
-            for version, name, sql in migrations():
+            for version, name, sql in migrations(self.dialect):
                 if version in done:
                     continue
                 for statement in split_sql(sql):
@@ -91,16 +91,29 @@ class Store(ABC):
         pass
 
 
-def migrations() -> list[tuple[int, str, str]]:
+def migrations(dialect: str | None = None) -> list[tuple[int, str, str]]:
+    """The migration files as (version, name, sql), in order. ``NNNN_name.sql`` applies to
+    every store; ``NNNN_name.DIALECT.sql`` only to that dialect's (server-side functions that
+    only PostgreSQL has), and is left out when ``dialect`` is another one."""
     out = []
     for entry in resources.files("core.store").joinpath("migrations").iterdir():
-        m = re.match(r"^(\d{4})_(\w+)\.sql$", entry.name)
-        if m:
+        m = re.match(r"^(\d{4})_(\w+?)(?:\.(sqlite|postgresql))?\.sql$", entry.name)
+        if m and (m.group(3) is None or dialect is None or m.group(3) == dialect):
             out.append((int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
     return sorted(out)
 
 
 def split_sql(sql: str) -> list[str]:
-    """Statements of a migration file: separated by ``;`` at the end of a line; ``--`` comments."""
-    body = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
-    return [s.strip() for s in re.split(r";\s*$", body, flags=re.M) if s.strip()]
+    """Statements of a migration file: separated by ``;`` at the end of a line, except inside a
+    ``$$``-quoted function body; ``--`` comment lines dropped."""
+    statements, current, quoted = [], [], False
+    for line in sql.splitlines():
+        if line.strip().startswith("--") and not quoted:
+            continue
+        current.append(line)
+        quoted ^= line.count("$$") % 2 == 1
+        if not quoted and line.rstrip().endswith(";"):
+            statements.append("\n".join(current).rstrip()[:-1].strip())
+            current = []
+    tail = "\n".join(current).strip()
+    return [s for s in statements if s] + ([tail] if tail else [])
