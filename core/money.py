@@ -50,7 +50,8 @@ class Money:
     def __post_init__(self) -> None:
         if type(self.minor) is not int:
             raise TypeError(f"Money.minor must be int, got {type(self.minor).__name__}")
-        currency(self.currency)
+        if self.currency not in CURRENCIES:      # the common case costs one dict lookup
+            currency(self.currency)
 
     @classmethod
     def parse(cls, text: str | int, currency_code: str, *, field: str = "amount") -> "Money":

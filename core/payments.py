@@ -13,8 +13,10 @@ is never captured without being either delivered or sent back.
 from __future__ import annotations
 
 import logging
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Iterator, Protocol
 
 from core import ledger
 from core.clock import Clock
@@ -67,6 +69,7 @@ class Payments:
         self.store, self.clock, self.gateways, self.sms, self.sms_sender = store, clock, gateways, sms, sms_sender
         self.purposes: dict[str, Purpose] = {}
         self.otp_guard = OtpGuard(store, clock)
+        self._hand = threading.local()
         for gw in gateways.values():
             gw.set_notify(self.on_gateway_notify)
 
@@ -178,9 +181,44 @@ class Payments:
             return ledger.liability_balance(tx, account)
         return self.store.run(run)
 
+    # -- orders in hand --------------------------------------------------------------------
+    @contextmanager
+    def _in_hand(self, order: Order) -> Iterator[None]:
+        """For the length of one customer step, keep the orders it read or committed. A gateway
+        may call back while the step waits on it (the emulators do, in the same thread), and
+        the step then applies the gateway's own answer: both start from the copy in hand
+        instead of reading the row again (two round trips per step). A copy is a hint, never
+        a decision: every move re-checks the state in its guarded UPDATE or under a lock."""
+        outer = getattr(self._hand, "orders", None)
+        if outer is None:
+            self._hand.orders = {}
+        self._hold(order)
+        try:
+            yield
+        finally:
+            if outer is None:
+                self._hand.orders = None
+
+    def _hold(self, order: Order) -> Order:
+        orders = getattr(self._hand, "orders", None)
+        if orders is not None:
+            orders[order.id] = order
+        return order
+
+    def _held(self, order_id: str | None = None, *, gateway: str = "", gateway_ref: str = "") -> Order | None:
+        for order in (getattr(self._hand, "orders", None) or {}).values():
+            if order.id == order_id or (order.gateway == gateway and order.gateway_ref == gateway_ref):
+                return order
+        return None
+
     # -- card steps ------------------------------------------------------------------------
     def submit_card(self, order_id: str, card: Card) -> Order:
         order = self.get(order_id)
+        with self._in_hand(order):
+            return self._submit_card(order, card)
+
+    def _submit_card(self, order: Order, card: Card) -> Order:
+        order_id = order.id
         if order.state is not State.PENDING_PAYMENT:
             raise Conflict(f"order {order_id} is {order.state}; card details are taken while it is "
                            "pending_payment", field="order_id")
@@ -191,10 +229,15 @@ class Payments:
             raise Refused(e.message, field=e.field or "card", gateway_code=e.code) from None
         except GatewayTimeout:
             return self.reconcile(order_id)
-        return self._apply(order_id, payment, masked_pan=card.masked)
+        return self._apply(order_id, payment, masked_pan=card.masked, seen=self._held(order_id))
 
     def confirm_otp(self, order_id: str, otp: object) -> Order:
         order = self.get(order_id)
+        with self._in_hand(order):
+            return self._confirm_otp(order, otp)
+
+    def _confirm_otp(self, order: Order, otp: object) -> Order:
+        order_id = order.id
         if not isinstance(otp, str):
             raise InvalidInput("otp: expected the code from the SMS as a string of digits", field="otp")
         if order.state is not State.OTP_PENDING:
@@ -214,7 +257,7 @@ class Payments:
             return self.reconcile(order_id)
         if payment.status.captured or payment.status in (PaymentStatus.AUTHORISED, PaymentStatus.EXPIRED):
             self.otp_guard.release(attempt)
-        return self._apply(order_id, payment)
+        return self._apply(order_id, payment, seen=self._held(order_id))
 
     def resend_otp(self, order_id: str) -> Order:
         order = self.get(order_id)
@@ -232,12 +275,15 @@ class Payments:
     # -- learning outcomes -----------------------------------------------------------------
     def on_gateway_notify(self, gateway: str, gateway_ref: str) -> None:
         """A callback: never trusted for its content, only as a reason to ask for the status."""
-        with self.store.autocommit() as tx:
-            row = tx.one("SELECT * FROM orders WHERE gateway = ? AND gateway_ref = ?", (gateway, gateway_ref))
-        if row is None:
-            log.warning("callback for unknown payment %s/%s ignored", gateway, gateway_ref)
-            return
-        self._reconcile(Order.from_row(row))
+        order = self._held(gateway=gateway, gateway_ref=gateway_ref)
+        if order is None:
+            with self.store.autocommit() as tx:
+                row = tx.one("SELECT * FROM orders WHERE gateway = ? AND gateway_ref = ?", (gateway, gateway_ref))
+            if row is None:
+                log.warning("callback for unknown payment %s/%s ignored", gateway, gateway_ref)
+                return
+            order = Order.from_row(row)
+        self._reconcile(order)
 
     def reconcile(self, order_id: str) -> Order:
         """Ask the gateway where the payment stands and apply it (safe to call any time)."""
@@ -278,6 +324,8 @@ class Payments:
         if s is PaymentStatus.REGISTERED:
             return self.get(order_id)
         if s is PaymentStatus.OTP_PENDING:
+            if seen is not None and seen.state is State.OTP_PENDING:
+                return seen                     # the callback moved it already
             return self.move(order_id, (State.PENDING_PAYMENT,), State.OTP_PENDING,
                              masked_pan=masked_pan or p.masked_pan)
         if s is PaymentStatus.AUTHORISED:
@@ -288,7 +336,7 @@ class Payments:
             order = seen or self.get(order_id)      # a repeated answer costs one read, no lock
             if order.state not in (State.CREDITED, State.REFUND_PENDING, State.REFUNDED, State.REFUSED):
                 order, moved = self.store.run(lambda tx: self._capture_and_fulfil(tx, order_id, p))
-                return self._after_capture(order, p, moved)
+                return self._after_capture(self._hold(order), p, moved)
             return self._after_capture(order, p, False) if order.state is State.REFUND_PENDING else order
         if s in (PaymentStatus.REFUNDED, PaymentStatus.REVERSED):
             order = self.get(order_id)
@@ -385,7 +433,7 @@ class Payments:
                             Money(int(captured["amount"]), cur), kind="refund", order_id=order_id,
                             at_ms=self.now_ms())
             return self.update(tx, order_id, State.REFUNDED, self.now_ms())
-        return self.store.run(run)
+        return self._hold(self.store.run(run))
 
     # -- state moves ----------------------------------------------------------------------
     _SET = ("UPDATE orders SET state = COALESCE(?, state), reason = COALESCE(?, reason),"
@@ -426,12 +474,12 @@ class Payments:
                              " UNION ALL SELECT *, FALSE AS moved FROM orders"
                              " WHERE id = ? AND NOT EXISTS (SELECT 1 FROM moved)", (*params, order_id))
                 if row is not None and (row["moved"] or row["state"] not in allowed_from):
-                    return Order.from_row(row), bool(row["moved"])
+                    return self._hold(Order.from_row(row)), bool(row["moved"])
             else:
                 row = tx.one(update, params)
                 if row is not None:
-                    return Order.from_row(row), True
-        return self.get(order_id), False
+                    return self._hold(Order.from_row(row)), True
+        return self._hold(self.get(order_id)), False
 
     # -- notices ---------------------------------------------------------------------------
     def send(self, notices: list[Notice]) -> None:
