@@ -31,6 +31,7 @@ EXTENSION = {"\f": 0x0A, "^": 0x14, "{": 0x28, "}": 0x29, "\\": 0x2F,
 
 _BASIC = {ch: code for code, ch in enumerate(DEFAULT_ALPHABET) if code != ESC}
 _EXT_BY_CODE = {code: ch for ch, code in EXTENSION.items()}
+_SEPTETS = {**{ch: 2 for ch in EXTENSION}, **{ch: 1 for ch in _BASIC}}   # septet_cost in one lookup
 assert len(DEFAULT_ALPHABET) == 128 and len(_BASIC) == 127
 
 SMS_SINGLE = {"gsm7": 160, "ucs2": 70}   # 140 octets of user data
@@ -203,9 +204,10 @@ class SmsParts:
 
 def sms_parts(text: str) -> SmsParts:
     """Split like a phone does; an escape pair or a surrogate pair is never cut in two."""
-    encoding = encoding_for(text)
-    cost = septet_cost if encoding == "gsm7" else (lambda ch: 2 if ord(ch) > 0xFFFF else 1)
-    costs = [cost(ch) or 0 for ch in text]
+    costs = [_SEPTETS.get(ch) for ch in text]
+    encoding: Encoding = "gsm7" if None not in costs else "ucs2"
+    if encoding == "ucs2":
+        costs = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
     if sum(costs) <= SMS_SINGLE[encoding]:
         return SmsParts(encoding, (text,), (sum(costs),))
     limit = SMS_PART[encoding]
