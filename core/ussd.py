@@ -79,13 +79,14 @@ class UssdApp:
             raise InvalidInput("text: expected the answers so far joined by '*' (at most 512 characters)",
                                field="text")
         answers = [a.strip() for a in to_ascii_digits(text).split("*")] if text else []
-        with self.store.transaction() as tx:
+        with self.store.autocommit() as tx:      # a read: no write lock for each screen
             sub = find_subscriber(tx, number.e164)
         lang = sub.language if sub else mkt.languages[0]
         say = lambda key, **kw: mkt.text(key, lang, **kw)  # noqa: E731
         if sub is None:
             return self._fit(mkt, UssdReply(say("ussd_refused", reason=number.national), True))
-        opened = self.store.run(lambda tx: self._open(tx, session_id, sub, mkt, code))
+        opened = None if self._touch(session_id, sub, mkt) else \
+            self.store.run(lambda tx: self._open(tx, session_id, sub, mkt, code))
         if opened is not None:
             return self._fit(mkt, UssdReply(say(opened), True))
         try:
@@ -99,6 +100,18 @@ class UssdApp:
         return self._fit(mkt, reply)
 
     # -- sessions --------------------------------------------------------------------------
+    def _touch(self, session_id: str, sub: Subscriber, mkt: Market) -> bool:
+        """The common screen, a live session of this MSISDN answered in time: one guarded
+        UPDATE of its last answer time. False sends every other case (new, ended, timed out,
+        another MSISDN's) through ``_open``, which says which it is."""
+        now_ms = int(self.clock.now() * 1000)
+        with self.store.autocommit() as tx:
+            return tx.execute(
+                "UPDATE ussd_sessions SET last_ms = ? WHERE session_id = ? AND msisdn = ? AND is_open = 1"
+                " AND last_ms >= ? AND started_ms >= ?",
+                (now_ms, session_id, sub.msisdn, now_ms - mkt.ussd.answer_timeout_s * 1000,
+                 now_ms - mkt.ussd.session_timeout_s * 1000)) == 1
+
     def _open(self, tx: Tx, session_id: str, sub: Subscriber, mkt: Market, code: str) -> str | None:
         """Open or continue the session; returns a text key to end with, or None to go on."""
         now_ms = int(self.clock.now() * 1000)
