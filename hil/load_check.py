@@ -107,7 +107,7 @@ def _settle(result: CheckResult, db_url: str, gateway_url: str, smsc_url: str | 
                 r.raise_for_status()
                 f = files.parse(r.content, source=url, gateway=name, business_date=day)
                 with core.store.transaction() as tx:       # classify only: read, never act
-                    items = reconciler._classify(tx, f)
+                    items = reconciler.classify(tx, f)
                 report = RunReport(name, day, hashlib.sha256(files.render(f)).hexdigest(), url, items)
                 (folder / f"{name}-{day}.csv").write_text(report.to_csv(), encoding="utf-8")
                 counts = {c: n for c, (n, _) in report.by_class().items() if n}

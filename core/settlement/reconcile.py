@@ -125,7 +125,7 @@ class Reconciler:
         tx.execute("INSERT INTO settlement_runs (gateway, business_date, file_sha256, source, line_count,"
                    " created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
                    (f.gateway, day, sha, source, len(f.lines), now, now))
-        for item in self._classify(tx, f):
+        for item in self.classify(tx, f):
             tx.execute(
                 "INSERT INTO settlement_lines (gateway, business_date, item, line_no, reference,"
                 " order_number, order_id, amount, currency, status, captured_at, classification,"
@@ -135,7 +135,9 @@ class Reconciler:
                  item.classification, item.action, item.action_state, item.outcome, item.settle_amount))
         return True
 
-    def _classify(self, tx: Tx, f: SettlementFile) -> list[Item]:
+    def classify(self, tx: Tx, f: SettlementFile) -> list[Item]:
+        """What each line of ``f`` is, against our orders: reads only, writes and acts on
+        nothing (a post-run check can ask without settling)."""
         refs = sorted({ln.reference for ln in f.lines})
         by_ref = {r["gateway_ref"]: Order.from_row(r) for r in _chunked(
             tx, "SELECT * FROM orders WHERE gateway = ? AND gateway_ref IN ({})", (f.gateway,), refs)}
