@@ -139,9 +139,9 @@ class Batch:
             ctes, sql, args = _totals_sql(plain, hot, shard, guard=None)
             _check_counts(posted, plain, hot, tx.one(f"WITH {ctes} SELECT {sql}", args))
             return
-        ok = not plain or tx.execute(_UPSERT_PLAIN(len(plain)), [v for row in plain for v in row]) == len(plain)
+        ok = not plain or tx.execute(_upsert_plain_sql(len(plain)), [v for row in plain for v in row]) == len(plain)
         if hot:
-            tx.execute(_CREATE_HOT(len(hot)), [v for account, cur, _d, _c in hot for v in (account, cur)])
+            tx.execute(_create_hot_sql(len(hot)), [v for account, cur, _d, _c in hot for v in (account, cur)])
             ok = ok and tx.execute(
                 "INSERT INTO accounts_shards (account, shard, currency, debits, credits) VALUES " +
                 ", ".join(["(?, ?, ?, ?, ?)"] * len(hot)) + _UPSERT_SHARDS_TAIL,
@@ -156,14 +156,14 @@ _UPSERT_SHARDS_TAIL = (
     " credits = accounts_shards.credits + excluded.credits WHERE accounts_shards.currency = excluded.currency")
 
 
-def _UPSERT_PLAIN(n: int, source: str | None = None) -> str:
+def _upsert_plain_sql(n: int, source: str | None = None) -> str:
     return ("INSERT INTO accounts (id, currency, debits, credits) " +
             (source or "VALUES " + ", ".join(["(?, ?, ?, ?)"] * n)) + " ON CONFLICT (id)"
             " DO UPDATE SET debits = accounts.debits + excluded.debits,"
             " credits = accounts.credits + excluded.credits WHERE accounts.currency = excluded.currency")
 
 
-def _CREATE_HOT(n: int, source: str | None = None) -> str:
+def _create_hot_sql(n: int, source: str | None = None) -> str:
     """The sharded accounts' own rows, created once (ON CONFLICT DO NOTHING neither updates
     nor locks an existing row)."""
     return ("INSERT INTO accounts (id, currency) " + (source or "VALUES " + ", ".join(["(?, ?)"] * n)) +
@@ -200,13 +200,13 @@ def _totals_sql(plain: list[tuple], hot: list[tuple], shard: int, *, guard: str 
     if plain:
         source = ("SELECT * FROM (VALUES " + ", ".join(["(?, ?, ?, ?)"] * len(plain)) +
                   ") AS v (id, currency, debits, credits)" + (f" WHERE {guard}" if guard else ""))
-        ctes.append(f"plain AS ({_UPSERT_PLAIN(len(plain), source)} RETURNING 1)")
+        ctes.append(f"plain AS ({_upsert_plain_sql(len(plain), source)} RETURNING 1)")
         args += [v for row in plain for v in row] + ([_ALL] if guard else [])
         where.append("(SELECT COUNT(*) FROM plain) = ?")
     if hot:
         source = ("SELECT * FROM (VALUES " + ", ".join(["(?, ?)"] * len(hot)) + ") AS v (id, currency)" +
                   (f" WHERE {guard}" if guard else ""))
-        ctes.append(f"base AS ({_CREATE_HOT(len(hot), source)})")
+        ctes.append(f"base AS ({_create_hot_sql(len(hot), source)})")
         args += [v for account, cur, _d, _c in hot for v in (account, cur)] + ([_ALL] if guard else [])
         if guard:
             where.append(guard)

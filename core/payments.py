@@ -206,10 +206,11 @@ class Payments:
         return order
 
     def _held(self, order_id: str | None = None, *, gateway: str = "", gateway_ref: str = "") -> Order | None:
-        for order in (getattr(self._hand, "orders", None) or {}).values():
-            if order.id == order_id or (order.gateway == gateway and order.gateway_ref == gateway_ref):
-                return order
-        return None
+        """The order in hand with this id, or else with this gateway reference."""
+        orders = getattr(self._hand, "orders", None) or {}
+        if order_id is not None:
+            return orders.get(order_id)
+        return next((o for o in orders.values() if o.gateway == gateway and o.gateway_ref == gateway_ref), None)
 
     # -- card steps ------------------------------------------------------------------------
     def submit_card(self, order_id: str, card: Card) -> Order:
