@@ -68,6 +68,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.machine import cpu_model
 from core.cards import parse_card
 from core.clock import ImmediateScheduler, SystemClock
 from core.ledger import conservation_check
@@ -782,15 +783,7 @@ def print_profile(p: dict) -> None:
 
 
 def machine() -> dict:
-    model = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
+    return {"nproc": os.cpu_count(), "cpu": cpu_model(), "python": platform.python_version(),
             "platform": platform.platform(), "sqlite": sqlite3.sqlite_version, **_source_version()}
 
 

@@ -41,21 +41,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks.machine import cpu_model
+
 TARGET_RATIO = 0.25
 TARGET_100K_S = 60.0
 TARGET_1M_MB = 2048.0
 LINEAR_SLACK = 1.5          # cost per subscriber, each size vs the next smaller one: <= 1.5x is "linear"
 SEED = 20261122
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def parse_size(text: str) -> int:

@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from benchmarks.machine import cpu_model
 from protocols.sts import Algorithm, DecoderKey, TokenResult, TransferElectricityCredit, decode, encode
 
 TARGET_STA_ENCODES = 20_000.0
@@ -41,16 +42,6 @@ KEYS = {
     Algorithm.STA: DecoderKey.from_hex("e653341f9d5bf36f"),   # DKGA02 check value of sts.md §6
     Algorithm.MISTY1: DecoderKey.from_hex("00112233445566778899aabbccddeeff", Algorithm.MISTY1),
 }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def make_tokens(count: int, seed: int) -> list[TransferElectricityCredit]:

@@ -121,19 +121,7 @@ class Reconciler:
 
     # -- classifying -----------------------------------------------------------------------
     def _create(self, tx: Tx, f: SettlementFile, sha: str, source: str) -> bool:
-        day, now = f.business_date.isoformat(), self._now_ms()
-        tx.execute("INSERT INTO settlement_runs (gateway, business_date, file_sha256, source, line_count,"
-                   " created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   (f.gateway, day, sha, source, len(f.lines), now, now))
-        for item in self.classify(tx, f):
-            tx.execute(
-                "INSERT INTO settlement_lines (gateway, business_date, item, line_no, reference,"
-                " order_number, order_id, amount, currency, status, captured_at, classification,"
-                " action, action_state, outcome, settle_amount) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (f.gateway, day, item.item, item.line_no, item.reference, item.order_number,
-                 item.order_id, item.amount.minor, item.amount.currency, item.status, item.captured_at,
-                 item.classification, item.action, item.action_state, item.outcome, item.settle_amount))
-        return True
+        return insert_run(tx, f, sha, source, self._now_ms(), self.classify(tx, f))
 
     def classify(self, tx: Tx, f: SettlementFile) -> list[Item]:
         """What each line of ``f`` is, against our orders: reads only, writes and acts on
@@ -340,6 +328,23 @@ def earlier_lines(tx: Tx, f: SettlementFile, refs: list[str]) -> dict[str, dict]
     return {r["reference"]: r for r in _chunked(
         tx, "SELECT reference, business_date, line_no FROM settlement_lines WHERE gateway = ?"
             " AND business_date <> ? AND reference IN ({})", (f.gateway, f.business_date.isoformat()), refs)}
+
+
+def insert_run(tx: Tx, f: SettlementFile, sha: str, source: str, now_ms: int, items: Iterable[Item]) -> bool:
+    """Record a settlement file's run and its classified lines (gateway and wallet runs alike)."""
+    day = f.business_date.isoformat()
+    tx.execute("INSERT INTO settlement_runs (gateway, business_date, file_sha256, source, line_count,"
+               " created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+               (f.gateway, day, sha, source, len(f.lines), now_ms, now_ms))
+    for item in items:
+        tx.execute(
+            "INSERT INTO settlement_lines (gateway, business_date, item, line_no, reference,"
+            " order_number, order_id, amount, currency, status, captured_at, classification,"
+            " action, action_state, outcome, settle_amount) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (f.gateway, day, item.item, item.line_no, item.reference, item.order_number,
+             item.order_id, item.amount.minor, item.amount.currency, item.status, item.captured_at,
+             item.classification, item.action, item.action_state, item.outcome, item.settle_amount))
+    return True
 
 
 def _chunked(tx: Tx, sql: str, params: tuple, values: list[str], size: int = 500) -> list[dict]:

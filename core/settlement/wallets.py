@@ -54,7 +54,7 @@ from core.payments import clearing_account
 from core.settlement.emulated import Discrepancy, day_bounds
 from core.settlement.files import SettlementFile, SettlementLine, iso, render, utc
 from core.settlement.payouts import FEES_FILE, FeeError, PayoutItem, load_fees
-from core.settlement.reconcile import REVERSED_REASON, _chunked, earlier_lines
+from core.settlement.reconcile import REVERSED_REASON, _chunked, earlier_lines, insert_run
 from core.settlement.report import Item, RunReport
 from core.store import Tx, UniqueViolation
 
@@ -195,19 +195,9 @@ def _paid(classification: str, status: str | None) -> bool:
 
 
 def _create(tx: Tx, core: Core, provider: str, f: SettlementFile, sha: str, source: str) -> bool:
-    day, now = f.business_date.isoformat(), int(core.clock.now() * 1000)
-    tx.execute("INSERT INTO settlement_runs (gateway, business_date, file_sha256, source, line_count,"
-               " created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-               (f.gateway, day, sha, source, len(f.lines), now, now))
-    for item in _classify(tx, provider, f):
-        tx.execute(
-            "INSERT INTO settlement_lines (gateway, business_date, item, line_no, reference,"
-            " order_number, order_id, amount, currency, status, captured_at, classification,"
-            " action, action_state, outcome, settle_amount) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (f.gateway, day, item.item, item.line_no, item.reference, item.order_number,
-             item.order_id, item.amount.minor, item.amount.currency, item.status, item.captured_at,
-             item.classification, item.action, item.action_state, item.outcome, 0))
-    return True
+    # Matched wallet lines keep settle_amount 0 in the table (see the module's docstring):
+    # the classified items carry none.
+    return insert_run(tx, f, sha, source, int(core.clock.now() * 1000), _classify(tx, provider, f))
 
 
 def _classify(tx: Tx, provider: str, f: SettlementFile) -> list[Item]:
