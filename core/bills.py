@@ -181,7 +181,7 @@ class BillPurpose:
             tx.execute("INSERT INTO bill_allocations (order_id, seq, bill_id, plan_id, instalment, amount, currency,"
                        " at_ms) VALUES (?,?,?,?,?,?,?,?)", (order.id, seq, bill_id, plan_id, inst, take, cur, at_ms))
 
-    def notices(self, order: Order, event: str) -> list[Notice]:
+    def notices(self, order: Order, event: str, balances: dict[str, int] | None = None) -> list[Notice]:
         """Sent here, not returned: bill texts live in billers.toml, not in the market profiles."""
         b, account, _ = split_target(order.target or "")
         values = dict(amount=show(order.amount, b.market), biller=b.name(order.language), account=account,
@@ -224,7 +224,7 @@ class AdslPurpose:
                    (order.id, b.id, account, p.id, p.months, start,
                     start + p.months * RECHARGE_DAYS_PER_MONTH * DAY_MS, at_ms))
 
-    def notices(self, order: Order, event: str) -> list[Notice]:
+    def notices(self, order: Order, event: str, balances: dict[str, int] | None = None) -> list[Notice]:
         b, account, product = split_target(order.target or "")
         p = b.products.get(product or "")
         name = p.names.get(order.language, product) if p else product

@@ -98,6 +98,10 @@ class Batch:
     def __init__(self, tx: Tx, at_ms: int) -> None:
         self.tx, self.at_ms = tx, at_ms
         self.rows: list[tuple] = []
+        self.balances: dict[str, int] = {}
+        """After ``post`` on PostgreSQL: credits - debits of each plain account it touched, as
+        the posting left them (what a subscriber's main balance now holds, read under the
+        posting's own row lock, so a notice needs no read after commit). Empty on SQLite."""
 
     def add(self, transfer_id: str, debit: str, credit: str, amount: Money, *, kind: str,
             order_id: str | None) -> Batch:
@@ -125,6 +129,7 @@ class Batch:
             posted = set(got["ids"])
             if len(posted) == len(rows):
                 _check_counts(posted, plain, hot, got)
+                self.balances = _balances(got)
                 return posted
         else:
             posted = {r["id"] for r in self.tx.all(insert, params)}
@@ -137,7 +142,9 @@ class Batch:
         tx = self.tx
         if tx.dialect == "postgresql":
             ctes, sql, args = _totals_sql(plain, hot, shard, guard=None)
-            _check_counts(posted, plain, hot, tx.one(f"WITH {ctes} SELECT {sql}", args))
+            got = tx.one(f"WITH {ctes} SELECT {sql}", args)
+            _check_counts(posted, plain, hot, got)
+            self.balances = _balances(got)
             return
         ok = not plain or tx.execute(_upsert_plain_sql(len(plain)), [v for row in plain for v in row]) == len(plain)
         if hot:
@@ -200,7 +207,7 @@ def _totals_sql(plain: list[tuple], hot: list[tuple], shard: int, *, guard: str 
     if plain:
         source = ("SELECT * FROM (VALUES " + ", ".join(["(?, ?, ?, ?)"] * len(plain)) +
                   ") AS v (id, currency, debits, credits)" + (f" WHERE {guard}" if guard else ""))
-        ctes.append(f"plain AS ({_upsert_plain_sql(len(plain), source)} RETURNING 1)")
+        ctes.append(f"plain AS ({_upsert_plain_sql(len(plain), source)} RETURNING id, credits - debits AS b)")
         args += [v for row in plain for v in row] + ([_ALL] if guard else [])
         where.append("(SELECT COUNT(*) FROM plain) = ?")
     if hot:
@@ -220,7 +227,13 @@ def _totals_sql(plain: list[tuple], hot: list[tuple], shard: int, *, guard: str 
         args += [_ALL] if guard else []
     counts = ", ".join([f"(SELECT COUNT(*) FROM {name}) AS {name}" for name, rows in
                         (("plain", plain), ("shards", hot)) if rows] or ["0 AS none"])
+    if plain:
+        counts += ", (SELECT json_object_agg(id, b) FROM plain) AS balances"
     return ", ".join(ctes), counts, args
+
+
+def _balances(got: dict) -> dict[str, int]:
+    return {account: int(b) for account, b in (got.get("balances") or {}).items()}
 
 
 def _check_counts(posted: set[str], plain: list[tuple], hot: list[tuple], got: dict) -> None:

@@ -62,9 +62,13 @@ class OtpGuard:
                 f"otp: {limit} wrong codes for this payer in the last hour; expected a new "
                 f"attempt after {wait_s} s", field="otp", retry_after=wait_s)
 
-    def release(self, attempt_id: str) -> None:
+    def release(self, attempt_id: str, tx: Tx | None = None) -> None:
         """The code paid or was never judged: it does not count against the payer. (A paying
-        customer's path is one locked count and insert, and this delete.)"""
+        customer's path is one locked count and insert, and this delete, which ``tx`` (the
+        capture's transaction) carries when the code paid, sparing a commit of its own.)"""
+        if tx is not None:
+            tx.execute("DELETE FROM otp_attempts WHERE id = ?", (attempt_id,))
+            return
         with self.store.autocommit() as tx:
             tx.execute("DELETE FROM otp_attempts WHERE id = ?", (attempt_id,))
 

@@ -53,8 +53,9 @@ class Purpose(Protocol):
         """Deliver: add ``credit:<order>`` from ``held`` to the target to the batch (posted with
         the capture, in the same transaction), and write its side effects with ``batch.tx``."""
 
-    def notices(self, order: Order, event: str) -> list[Notice]:
-        """SMS for ``event``: "credited", "refused" (at credit time) or "failed"."""
+    def notices(self, order: Order, event: str, balances: dict[str, int] | None = None) -> list[Notice]:
+        """SMS for ``event``: "credited", "refused" (at credit time) or "failed". ``balances``:
+        the accounts as the capture's postings left them, when the store says (ledger.Batch)."""
 
 
 def clearing_account(method: str, account: str, cur: str) -> str:
@@ -166,10 +167,13 @@ class Payments:
                                                  kind="capture", order_id=order.id)
             purpose.fulfil(batch, order)
             batch.post()
+            balances.clear()            # a replayed transaction starts again
+            balances.update(batch.balances)
             return self.update(tx, order.id, State.CREDITED, now_ms, paid_ms=now_ms, credited_ms=now_ms), "credited"
+        balances: dict[str, int] = {}
         order, event = self.store.run(run)
         if event is not None:
-            self.send(self.purposes[order.purpose].notices(order, event))
+            self.send(self.purposes[order.purpose].notices(order, event, balances or None))
         return order
 
     def deposit_float(self, agent: str, amount: Money, ref: str) -> int:
@@ -197,13 +201,19 @@ class Payments:
             yield
         finally:
             if outer is None:
-                self._hand.orders = None
+                self._hand.orders = self._hand.attempt = None
 
     def _hold(self, order: Order) -> Order:
         orders = getattr(self._hand, "orders", None)
         if orders is not None:
             orders[order.id] = order
         return order
+
+    def _attempt(self, order_id: str) -> str | None:
+        """The OTP attempt this step reserved for ``order_id`` and has not released yet: a
+        capture of that order releases it in its own transaction (the code paid)."""
+        held = getattr(self._hand, "attempt", None)
+        return held[1] if held is not None and held[0] == order_id else None
 
     def _held(self, order_id: str | None = None, *, gateway: str = "", gateway_ref: str = "") -> Order | None:
         """The order in hand with this id, or else with this gateway reference."""
@@ -245,6 +255,7 @@ class Payments:
             raise Conflict(f"order {order_id} is {order.state}; a code is expected while it is "
                            "otp_pending", field="order_id")
         attempt = self.otp_guard.reserve(order.market, order.payer or order.id, order.id)
+        self._hand.attempt = (order_id, attempt)
         try:
             payment = self.gateways[order.gateway].confirm_otp(order.gateway_ref, otp)
         except GatewayError as e:
@@ -256,9 +267,12 @@ class Payments:
             raise Refused(e.message, field="otp", gateway_code=e.code, state=str(after.state)) from None
         except GatewayTimeout:               # outcome unknown: the attempt stays counted
             return self.reconcile(order_id)
-        if payment.status.captured or payment.status in (PaymentStatus.AUTHORISED, PaymentStatus.EXPIRED):
+        if payment.status in (PaymentStatus.AUTHORISED, PaymentStatus.EXPIRED):
             self.otp_guard.release(attempt)
-        return self._apply(order_id, payment, seen=self._held(order_id))
+        order = self._apply(order_id, payment, seen=self._held(order_id))
+        if payment.status.captured and self._attempt(order_id) is not None:
+            self.otp_guard.release(attempt)   # no capture of ours carried it (someone else's did)
+        return order
 
     def resend_otp(self, order_id: str) -> Order:
         order = self.get(order_id)
@@ -336,8 +350,11 @@ class Payments:
         if s.captured:
             order = seen or self.get(order_id)      # a repeated answer costs one read, no lock
             if order.state not in (State.CREDITED, State.REFUND_PENDING, State.REFUNDED, State.REFUSED):
-                order, moved = self.store.run(lambda tx: self._capture_and_fulfil(tx, order_id, p))
-                return self._after_capture(self._hold(order), p, moved)
+                balances: dict[str, int] = {}
+                order, moved = self.store.run(lambda tx: self._capture_and_fulfil(tx, order_id, p, balances))
+                if moved and self._attempt(order_id) is not None:
+                    self._hand.attempt = None           # released in that transaction
+                return self._after_capture(self._hold(order), p, moved, balances or None)
             return self._after_capture(order, p, False) if order.state is State.REFUND_PENDING else order
         if s in (PaymentStatus.REFUNDED, PaymentStatus.REVERSED):
             order = self.get(order_id)
@@ -375,8 +392,10 @@ class Payments:
             return self.reconcile(order.id)
         return self._apply(order.id, payment)
 
-    def _capture_and_fulfil(self, tx: Tx, order_id: str, p: Payment) -> tuple[Order, bool]:
+    def _capture_and_fulfil(self, tx: Tx, order_id: str, p: Payment,
+                            balances: dict[str, int]) -> tuple[Order, bool]:
         """Post the capture and, unless the purpose refuses, deliver: at most once each.
+        ``balances`` receives the accounts as the delivery left them (for the notices).
 
         A FAILED order can still be captured (the gateway took the money after we gave up on
         it): the capture is posted and the money goes back through REFUND_PENDING.
@@ -387,6 +406,9 @@ class Payments:
             return order, False
         if p.amount != order.amount:
             log.error("gateway captured %s for order %s of %s: refunding", p.amount, order_id, order.amount)
+        attempt = self._attempt(order.id)
+        if attempt is not None:          # the code this step sent paid: it is not a guess
+            self.otp_guard.release(attempt, tx)
         cur = order.amount.currency
         batch = ledger.Batch(tx, now_ms).add(f"capture:{order.id}", ledger.gateway_clearing(order.gateway, cur),
                                              ledger.held(cur), p.amount, kind="capture", order_id=order.id)
@@ -399,10 +421,13 @@ class Payments:
                                masked_pan=p.masked_pan), True
         purpose.fulfil(batch, order)
         batch.post()
+        balances.clear()                # a replayed transaction starts again
+        balances.update(batch.balances)
         return self.update(tx, order.id, State.CREDITED, now_ms, paid_ms=order.paid_ms or now_ms,
                            credited_ms=now_ms, masked_pan=p.masked_pan), True
 
-    def _after_capture(self, order: Order, p: Payment, moved: bool) -> Order:
+    def _after_capture(self, order: Order, p: Payment, moved: bool,
+                       balances: dict[str, int] | None = None) -> Order:
         gw = self.gateways[order.gateway]
         purpose = self.purposes[order.purpose]
         if order.state is State.REFUND_PENDING:
@@ -420,7 +445,7 @@ class Payments:
                     gw.settle(order.gateway_ref)
                 except (GatewayError, GatewayTimeout) as e:
                     log.warning("settle of %s failed: %s", order.id, e)
-            self.send(purpose.notices(order, "credited"))
+            self.send(purpose.notices(order, "credited", balances))
         return order
 
     def _refunded(self, order_id: str) -> Order:

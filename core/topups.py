@@ -83,7 +83,10 @@ class TopupPurpose:
         if order.save_recipient and order.kind == "gift":
             save_recipient(tx, order.payer, order.recipient, now_ms)
 
-    def notices(self, order: Order, event: str) -> list[Notice]:
+    def notices(self, order: Order, event: str, balances: dict[str, int] | None = None) -> list[Notice]:
+        """The credited notice tells the balance the credit left, taken from the capture's own
+        postings when the store gives it (one read fewer per top-up). The recipient's language
+        is read only for a notice to the recipient (a gift, a bonus)."""
         mkt = market_of(order.market)
         if event == "refused":
             return [cap_notice(mkt, order.payer, order.recipient, order.language)]
@@ -91,10 +94,16 @@ class TopupPurpose:
             return [Notice(mkt.code, order.payer, "sms_topup_failed", order.language, dict(
                 amount=fmt(mkt, order.amount), msisdn=national(mkt, order.recipient),
                 reason=order.reason or "", order=order.id))]
-        with self.store.autocommit() as tx:
-            row = tx.one("SELECT language, (SELECT credits - debits FROM accounts WHERE id = ?) AS main"
-                         " FROM subscribers WHERE msisdn = ?", (ledger.sub_main(order.recipient), order.recipient))
-        main, recipient_lang = Money(int(row["main"] or 0), mkt.currency), row["language"]
+        account = ledger.sub_main(order.recipient)
+        main_minor = (balances or {}).get(account)
+        recipient_lang = order.language
+        if main_minor is None or order.kind == "gift" or order.bonus.minor > 0:
+            with self.store.autocommit() as tx:
+                row = tx.one("SELECT language, (SELECT credits - debits FROM accounts WHERE id = ?) AS main"
+                             " FROM subscribers WHERE msisdn = ?", (account, order.recipient))
+            recipient_lang = row["language"]
+            main_minor = int(row["main"] or 0) if main_minor is None else main_minor
+        main = Money(main_minor, mkt.currency)
         out = [Notice(mkt.code, order.payer, "sms_topup_ok", order.language, dict(
             amount=fmt(mkt, order.amount), msisdn=national(mkt, order.recipient),
             balance=fmt(mkt, main), order=order.id))]

@@ -90,7 +90,7 @@ class VendPurpose:
                           supply_group_code=meter.supply_group, tariff_index=meter.tariff_index,
                           key_revision=meter.key_revision)
 
-    def notices(self, order: Order, event: str) -> list[Notice]:
+    def notices(self, order: Order, event: str, balances: dict[str, int] | None = None) -> list[Notice]:
         return []     # the vend answer itself carries the token; SMS delivery is the channel's
 
 
@@ -116,7 +116,7 @@ class CardFeePurpose:
                   order_id=order.id)
         self.meters.switch_card(tx, meter.number, req["serial"], req["reason"], batch.at_ms)
 
-    def notices(self, order: Order, event: str) -> list[Notice]:
+    def notices(self, order: Order, event: str, balances: dict[str, int] | None = None) -> list[Notice]:
         return []
 
 

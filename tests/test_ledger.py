@@ -67,6 +67,31 @@ def test_a_batch_with_a_repeated_event_adds_only_the_new_ones_totals(store_url):
     s.close()
 
 
+def test_a_batch_tells_the_balances_it_left_on_postgresql(store_url):
+    """What a credited notice says without reading again: the plain accounts' credits - debits
+    as the posting left them (sharded ones are not told: nothing decides on their balance)."""
+    s = open_store(store_url)
+    dzd = lambda minor: Money(minor, "DZD")       # noqa: E731
+    with s.transaction() as tx:
+        ledger.transfer(tx, "opening:1", "op:DZ:revenue:DZD", "sub:1:main", dzd(500), kind="opening", order_id=None, at_ms=1)
+    with s.transaction() as tx:
+        batch = (ledger.Batch(tx, 2).add("capture:o1", "gw:satim:DZD", "held:DZD", dzd(900), kind="capture", order_id="o1")
+                 .add("credit:o1", "held:DZD", "sub:1:main", dzd(900), kind="credit", order_id="o1"))
+        batch.post()
+        told = batch.balances
+        assert ledger.liability_balance(tx, "sub:1:main") == 1400
+    if s.dialect == "postgresql":
+        assert told == {"sub:1:main": 1400}
+    else:
+        assert told == {}
+    with s.transaction() as tx:           # a retry with one new transfer: told by the second statement
+        batch = (ledger.Batch(tx, 3).add("credit:o1", "held:DZD", "sub:1:main", dzd(900), kind="credit", order_id="o1")
+                 .add("credit:o2", "op:DZ:revenue:DZD", "sub:1:main", dzd(100), kind="credit", order_id="o2"))
+        assert batch.post() == {"credit:o2"}
+    assert batch.balances == ({"sub:1:main": 1500, "op:DZ:revenue:DZD": -600} if s.dialect == "postgresql" else {})
+    s.close()
+
+
 @pytest.mark.parametrize("debit, credit", [("held:DZD", "sub:1:main"), ("gw:satim:DZD", "held:EGP")])
 def test_a_batch_into_an_account_of_another_currency_is_refused_whole(store_url, debit, credit):
     s = open_store(store_url)

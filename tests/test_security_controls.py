@@ -1,6 +1,7 @@
 """Security controls of the core's API: which channel key may call which route (and keys
 narrowed by scopes), rate limits per API key and per MSISDN answered 429 with Retry-After,
 and OTP brute force limited per payer MSISDN per hour across orders."""
+import random
 import threading
 import uuid
 
@@ -8,12 +9,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.api.app import create_app
+from core.adapters.gateway_profile import GatewayProfile
+from core.clock import FakeClock, ImmediateScheduler
+from core.wiring import build_core
 from core.api.auth import DEV_KEYS, keys_from_env, scopes_from_env
 from core.api.limits import Buckets, Limiter, Limits, Rate
 from core.errors import Refused, TooManyAttempts
 from core.orders import State
+from core.ports import GatewayTimeout
 from hil.server import app_for
-from support import make_world
+from support import World, make_world
 
 KEY = {c: k for k, c in DEV_KEYS.items()}
 WEB, DIRECT, ALL = ("web", "app", "admin"), ("kiosk", "wallet", "bank"), tuple(KEY)
@@ -260,6 +265,35 @@ def test_a_right_or_malformed_code_does_not_count(w):
     assert w.core.payments.otp_guard.failures("213661234567") == 0
     assert w.core.payments.confirm_otp(order.id, w.last_otp(card.phone)).state is State.CREDITED
     assert w.core.payments.otp_guard.failures("213661234567") == 0
+
+
+def test_a_code_that_paid_does_not_count_even_when_its_answer_was_lost(store_url):
+    """The gateway's callback came during the step and credited, then its answer to the code
+    timed out: the capture's own transaction released the attempt, so the payer is not one
+    guess down. (Callbacks run at once here, as with the emulators in one process.)"""
+    clock = FakeClock()
+    w = World(build_core(store_url, clock=clock, scheduler=ImmediateScheduler(), seed=1), clock, None, random.Random(1))
+    w.line("DZ", "0551234567", "100")
+    w.line("DZ", "0661234567")
+    card = w.card("213661234567")
+    order = otp_order(w, card)
+    gw = w.core.payments.gateways["satim"]
+
+    def answer_lost(gateway_ref, otp):
+        gw.__class__.confirm_otp(gw, gateway_ref, otp)     # judged, captured, called back
+        raise GatewayTimeout("satim: no answer in time")
+    gw.confirm_otp = answer_lost
+    assert w.core.payments.confirm_otp(order.id, w.last_otp(card.phone)).state is State.CREDITED
+    assert w.core.payments.otp_guard.failures("213661234567") == 0
+    del gw.confirm_otp
+    order = otp_order(w, card)
+    gw.profile = GatewayProfile(timeout_rate=1.0, callback_loss_rate=1.0)
+    assert w.core.payments.confirm_otp(order.id, w.last_otp(card.phone)).state is State.OTP_PENDING
+    assert w.core.payments.otp_guard.failures("213661234567") == 1    # outcome unknown: counted
+    gw.profile = GatewayProfile()
+    assert w.core.payments.reconcile(order.id).state is State.CREDITED
+    assert w.core.conservation().ok
+    w.core.close()
 
 
 def test_concurrent_codes_cannot_overshoot_the_limit(w):

@@ -53,6 +53,16 @@ def test_self_topup_by_card_and_otp_is_credited_once(w):
     assert r.captured == {"DZD": 100000} and r.credited == {"DZD": 100000}
 
 
+def test_the_credited_notice_tells_the_balance_the_credit_left(w):
+    card = w.card(PAYER)
+    for amount in ("250", "1000"):
+        order = w.pay_web(w.topup("DZ", "0661234567", amount, payer="0661234567"), card)
+        assert order.state is State.CREDITED and order.kind == "self"
+    w.settle_time()
+    texts = [t for t in w.sms_to(PAYER) if t.startswith("Recharge de")]
+    assert len(texts) == 2 and "Solde : 250.00 DZD" in texts[0] and "Solde : 1,250.00 DZD" in texts[1], texts
+
+
 def test_amazing_topup_bonus_expires_after_its_validity(w):
     card = w.card(PAYER)
     order = w.pay_web(w.topup("DZ", "0551234567", "500", payer="0661234567", product="amazing"), card)

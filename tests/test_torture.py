@@ -57,7 +57,9 @@ def test_a_seed_replays_exactly():
 
 def test_a_core_that_forgets_refunds_is_caught_and_the_replay_command_printed(monkeypatch, capsys):
     monkeypatch.setattr(Payments, "_refunded", lambda self, order_id: self.get(order_id))
-    assert rbench_torture("--seeds", "1..12", "--quiet") == 1
+    # the CI range: the test above makes sure its seeds refund (which seed does moves with the
+    # number of statements a flow takes, since database faults are injected by count)
+    assert rbench_torture("--seeds", f"{CI_SEEDS.start}..{CI_SEEDS.stop - 1}", "--quiet") == 1
     out = capsys.readouterr().out
     assert "FAILED" in out and "refund" in out
     replay = [line.split("replay: ", 1)[1] for line in out.splitlines() if "replay: " in line][0]
