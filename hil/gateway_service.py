@@ -17,8 +17,9 @@ back over HTTP.
 Callbacks (``POST {core}/v1/gateways/{name}/callback``, signed with the gateway's callback secret,
 :mod:`core.adapters.callback_signature`) announce outcomes the merchant acts on (authorised, paid,
 declined, expired, refunded, reversed), as real gateways notify, not every step (an OTP sent is
-not news to the merchant who asked for it). They leave the gateway's own threads at once: a queue feeds a few asyncio senders, which retry a 429/503 or
-a refused connection after its ``Retry-After`` (at most 3 tries), as real gateways retry.
+not news to the merchant who asked for it). They leave the gateway's own threads at once: a queue feeds a few sender
+threads, which retry a 429/503 or a refused connection after its ``Retry-After`` (at most 3 tries), as real gateways
+retry.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import argparse
 import asyncio
 import logging
 import os
+import queue
 import random
 import threading
 import time
@@ -40,6 +42,7 @@ from fastapi.responses import JSONResponse, Response
 from core.adapters.callback_signature import DEV_SECRET, callback_body, signed_headers
 from core.adapters.gateway_server import create_app as gateway_app
 from core.adapters.gateways import EmulatedGateway
+from core.adapters.http_client import HttpClient
 from core.adapters.issuer import Issuer
 from core.adapters.satim import SatimGateway
 from core.adapters.shaparak import ShaparakGateway
@@ -70,15 +73,19 @@ def status_of(gw: EmulatedGateway, gateway_ref: str) -> PaymentStatus | None:
 
 
 class Callbacks:
-    """Notifications to the core, sent from asyncio so the gateway's threads never wait."""
+    """Notifications to the core, sent by a few sender threads so the gateway's threads never wait.
+
+    Threads with a kept-alive :class:`HttpClient`, not asyncio with ``httpx.AsyncClient``: one
+    callback cost about 2 ms of CPU that way, a third of this service's CPU per recharge."""
 
     def __init__(self, core_url: str | None, secret: str, gateways: dict[str, EmulatedGateway]) -> None:
         self.core_url, self.secret, self.gateways = (core_url or "").rstrip("/"), secret, gateways
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.queue: asyncio.Queue[tuple[str, str]] | None = None
+        self.queue: queue.SimpleQueue[tuple[str, str] | None] = queue.SimpleQueue()
         self.sent = self.failed = self.quiet = 0
         self._told: dict[tuple[str, str], PaymentStatus] = {}
         self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._client: HttpClient | None = None
 
     def notify(self, gateway: str, gateway_ref: str) -> None:
         """Called on a gateway's thread (the scheduler's): hand over and return. One callback per
@@ -89,39 +96,54 @@ class Callbacks:
                 self.quiet += 1
                 return
             self._told[(gateway, gateway_ref)] = status
-        if self.loop is not None and self.queue is not None and self.core_url:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, (gateway, gateway_ref))
+        if self._threads and self.core_url:
+            self.queue.put((gateway, gateway_ref))
 
-    async def run(self) -> None:
-        self.loop, self.queue = asyncio.get_running_loop(), asyncio.Queue()
-        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0)) as client:
-            await asyncio.gather(*(self._sender(client) for _ in range(CALLBACK_SENDERS)))
+    def start(self) -> None:
+        self._client = HttpClient(timeout_s=10.0, connect_timeout_s=2.0, max_connections=CALLBACK_SENDERS)
+        self._threads = [threading.Thread(target=self._sender, name=f"callback-{i}", daemon=True)
+                         for i in range(CALLBACK_SENDERS)]
+        for t in self._threads:
+            t.start()
 
-    async def _sender(self, client: httpx.AsyncClient) -> None:
-        assert self.queue is not None
-        while True:
-            gateway, ref = await self.queue.get()
-            for attempt in range(CALLBACK_TRIES):
-                wait = 0.5 * (attempt + 1)
-                body = callback_body(gateway, ref)
-                headers = {"Content-Type": "application/json", **signed_headers(self.secret, body, now=time.time())}
-                try:
-                    r = await client.post(f"{self.core_url}/v1/gateways/{gateway}/callback", content=body,
-                                          headers=headers)
-                    if r.status_code < 400:
+    def stop(self) -> None:
+        for _ in self._threads:
+            self.queue.put(None)
+        for t in self._threads:
+            t.join(timeout=5)
+        self._threads = []
+        if self._client is not None:
+            self._client.close()
+
+    def _sender(self) -> None:
+        assert self._client is not None
+        while (item := self.queue.get()) is not None:
+            self._send(self._client, *item)
+
+    def _send(self, client: HttpClient, gateway: str, ref: str) -> None:
+        for attempt in range(CALLBACK_TRIES):
+            wait = 0.5 * (attempt + 1)
+            body = callback_body(gateway, ref)
+            headers = {"Content-Type": "application/json", **signed_headers(self.secret, body, now=time.time())}
+            try:
+                r = client.post(f"{self.core_url}/v1/gateways/{gateway}/callback", content=body, headers=headers)
+                if r.status_code < 400:
+                    with self._lock:
                         self.sent += 1
-                        break
-                    if r.status_code not in (429, 503):
-                        log.warning("callback %s/%s: HTTP %s %s", gateway, ref, r.status_code, r.text[:120])
+                    return
+                if r.status_code not in (429, 503):
+                    log.warning("callback %s/%s: HTTP %s %s", gateway, ref, r.status_code, r.text[:120])
+                    with self._lock:
                         self.failed += 1
-                        break
-                    wait = min(float(r.headers.get("retry-after", wait) or wait), 5.0)
-                except (httpx.HTTPError, ValueError) as e:
-                    log.info("callback %s/%s: %s", gateway, ref, e)
-                if attempt == CALLBACK_TRIES - 1:
+                    return
+                wait = min(float(r.headers.get("retry-after", wait) or wait), 5.0)
+            except (httpx.HTTPError, ValueError) as e:
+                log.info("callback %s/%s: %s", gateway, ref, e)
+            if attempt == CALLBACK_TRIES - 1:
+                with self._lock:
                     self.failed += 1
-                else:
-                    await asyncio.sleep(wait)
+            else:
+                time.sleep(wait)
 
 
 def build_gateways(profile: EmulatorProfile, seed: int | str, *, smsc_url: str | None,
@@ -153,9 +175,9 @@ def create_app(profile: EmulatorProfile, seed: int | str = 0, *, smsc_url: str |
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(callbacks.run())
+        callbacks.start()
         yield
-        task.cancel()
+        await asyncio.to_thread(callbacks.stop)
 
     app = FastAPI(title="rbench card gateway emulators", lifespan=lifespan)
     app.state.gateways, app.state.issuer, app.state.callbacks = gateways, issuer, callbacks
@@ -206,8 +228,8 @@ def create_app(profile: EmulatorProfile, seed: int | str = 0, *, smsc_url: str |
                                 status_code=422)
         return Response(files.render(end_of_day_file(gateways[name], day)), media_type="text/csv")
 
-    for name, gw in gateways.items():
-        app.mount(f"/{name}", gateway_app(gw, username=username, password=password))  # type: ignore[arg-type]
+    for name, gw in gateways.items():         # the router alone: this app's middleware already wraps it
+        app.mount(f"/{name}", gateway_app(gw, username=username, password=password).router)  # type: ignore[arg-type]
     return app
 
 

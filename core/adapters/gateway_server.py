@@ -102,13 +102,15 @@ def create_app(gateway: ServedGateway, *, username: str = "merchant",
         return p
 
     async def answer(request: Request, fn: Callable[[dict[str, Any]], dict[str, Any]],
-                     error: Callable[[GatewayError], dict[str, Any]]) -> JSONResponse:
+                     error: Callable[[GatewayError], dict[str, Any]], texts: bool) -> JSONResponse:
         try:
             p = await params(request)
             delay = gateway.answer_delay()
             if delay > 0:
                 await asyncio.sleep(delay)
-            return JSONResponse(await run_in_threadpool(fn, p))
+            # A step that texts (card, resend) waits for the SMSC: on a thread. The others only
+            # touch the emulator's memory under its lock: on the loop, without a thread hand-off.
+            return JSONResponse(await run_in_threadpool(fn, p) if texts else fn(p))
         except GatewayTimeout as e:
             return JSONResponse({"message": str(e)}, status_code=504)
         except GatewayError as e:
@@ -127,10 +129,12 @@ def create_app(gateway: ServedGateway, *, username: str = "merchant",
             raise GatewayError(f"{user_key}/password: access denied", code="access_denied")
 
     def route(path: str, fn: Callable[[dict[str, Any]], dict[str, Any]],
-              error: Callable[[GatewayError], dict[str, Any]]) -> None:
+              error: Callable[[GatewayError], dict[str, Any]], *, texts: bool = False) -> None:
         async def endpoint(request: Request) -> JSONResponse:
-            return await answer(request, fn, error)
-        app.add_api_route(path, endpoint, methods=["GET", "POST"], name=path)
+            return await answer(request, fn, error, texts)
+        # A plain Starlette route: the endpoint reads the request itself, so FastAPI's dependency
+        # solving would only add work to every call (these routes are not in an OpenAPI document).
+        app.add_route(path, endpoint, methods=["GET", "POST"], name=path, include_in_schema=False)
 
     if gateway.style == "satim":
         def register(p: dict[str, Any]) -> dict[str, Any]:
@@ -187,11 +191,11 @@ def create_app(gateway: ServedGateway, *, username: str = "merchant",
         paid = gateway.submit_card(_need(p, "ref"), c)
         return {"resultCode": 0, "transaction": payment_json(paid)}
 
-    route("/emulator/card", card, json_error)
+    route("/emulator/card", card, json_error, texts=True)
     route("/emulator/otp", lambda p: {"resultCode": 0, "transaction": payment_json(
         gateway.confirm_otp(_need(p, "ref"), str(_need(p, "otp"))))}, json_error)
     route("/emulator/resend", lambda p: {"resultCode": 0, "transaction": payment_json(
-        gateway.resend_otp(_need(p, "ref")))}, json_error)
+        gateway.resend_otp(_need(p, "ref")))}, json_error, texts=True)
     route("/emulator/stats", lambda p: {"resultCode": 0, **gateway.stats()}, json_error)
     route("/emulator/last-otp", lambda p: {"resultCode": 0, "otp": getattr(
         gateway, "last_otp", lambda ref: None)(_need(p, "ref"))}, json_error)

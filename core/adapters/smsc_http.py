@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import httpx
 
+from core.adapters.http_client import HttpClient
+
 
 class SmscUnavailable(Exception):
     """The SMSC did not take the message (unreachable, timeout, 5xx): it was not sent."""
 
 
 class HttpSmsSender:
-    def __init__(self, base_url: str, *, timeout_s: float = 5.0, client: httpx.Client | None = None) -> None:
+    def __init__(self, base_url: str, *, timeout_s: float = 5.0,
+                 client: httpx.Client | HttpClient | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self._client = client or httpx.Client(timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 2.0)),
-                                              limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
+        self._client = client or HttpClient(timeout_s=timeout_s, connect_timeout_s=min(timeout_s, 2.0),
+                                            max_connections=64)
 
     def send(self, to: str, text: str, *, sender: str = "RBENCH") -> str:
         url = f"{self.base_url}/sms"

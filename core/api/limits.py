@@ -143,7 +143,7 @@ class CallerRateLimit:
         self.app, self.limiter = app, limiter
 
     async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
-        if scope["type"] == "http":
+        if scope["type"] == "http" and self.limiter.limits.per_key is not None:
             headers = dict(scope.get("headers") or [])
             key = headers.get(b"x-api-key") or b""
             auth = headers.get(b"authorization") or b""
