@@ -24,7 +24,8 @@ The ladder stops after two rates in a row that are not sustained. At the end the
 gateways say they captured) must pass, or the benchmark exits 1.
 
 Baseline, same server, same run: ``pgbench -i -s 10`` then ``pgbench -c 8 -j 2 -T 15 -M prepared``
-(TPC-B). The ratio is the highest sustained recharges/s over TPC-B TPS. Target on a 2-core
+(TPC-B); both it and the core reach a throwaway server through its Unix socket unless
+``--pg-transport tcp``. The ratio is the highest sustained recharges/s over TPC-B TPS. Target on a 2-core
 machine, load generator included: >= 300 full recharges/s (reported, not enforced).
 Exit status: 0 the run completed and the post-run check passed, 1 otherwise, 2 no set-up.
 """
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     check: dict | None = None
     try:
         try:
-            pg = bench_pg(args.pg_url, "rbench-http-pg-")
+            pg = bench_pg(args.pg_url, "rbench-http-pg-", transport=args.pg_transport)
         except BenchSetupError as e:
             print(e, file=sys.stderr)
             return 2
@@ -226,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--locust-processes", type=int, default=1, help="Locust processes (1)")
     ap.add_argument("--pgbench-seconds", type=int, default=15, help="pgbench -T (15)")
     ap.add_argument("--pg-url", help="a PostgreSQL server's postgres database URL (default: a throwaway one)")
+    ap.add_argument("--pg-transport", choices=("socket", "tcp"), default="socket",
+                    help="how the core and pgbench reach the throwaway server: its Unix socket (default) "
+                         "or 127.0.0.1")
     ap.add_argument("--quick", action="store_true", help="CI smoke: rates 5 and 10, 5 s each")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (Locust reports per rate, logs)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 import hil.postgres as hp
-from hil.postgres import PgCluster, PgError
+from hil.postgres import PgCluster, PgError, url_with_dbname
 
 pytestmark = pytest.mark.postgres
 
@@ -49,6 +49,12 @@ def test_cluster_start_query_create_database_stop(pg_binaries: str, cluster_dir:
                 "orders_test",
                 1500,
             )
+
+        socket_url = url_with_dbname(pg.socket_url, "orders_test")       # the same server, through its socket
+        assert socket_url.startswith("postgresql://postgres@/orders_test?host=")
+        with psycopg.connect(socket_url) as conn:
+            assert conn.execute("SELECT sum(amount_minor) FROM t").fetchone() == (1500,)
+            assert conn.info.host.startswith("/")            # not 127.0.0.1
 
         assert Path(pg.bin("pgbench")).is_file()
         with pytest.raises(PgError, match="not found"):
