@@ -52,14 +52,25 @@ class Idempotency:
         digest = request_hash(payload)
         now_ms = int(self.clock.now() * 1000)
 
+        # A new key (or one past its time to live, replaced) is claimed by one statement with no
+        # transaction around it: a request's idempotency then costs two round trips, not seven.
+        with self.store.autocommit() as tx:
+            claimed = tx.execute(
+                "INSERT INTO idempotency (scope, key, request_hash, state, created_ms)"
+                " VALUES (?, ?, ?, 'in_flight', ?) ON CONFLICT (scope, key) DO UPDATE SET"
+                " request_hash = excluded.request_hash, state = 'in_flight', status = NULL, body = NULL,"
+                " created_ms = excluded.created_ms WHERE idempotency.created_ms < ?",
+                (scope, key, digest, now_ms, now_ms - self.ttl_s * 1000))
+
         def claim(tx: Tx) -> Outcome | None:
-            tx.execute("DELETE FROM idempotency WHERE scope = ? AND key = ? AND created_ms < ?",
-                       (scope, key, now_ms - self.ttl_s * 1000))
-            if tx.execute("INSERT INTO idempotency (scope, key, request_hash, state, created_ms)"
-                          " VALUES (?, ?, ?, 'in_flight', ?) ON CONFLICT (scope, key) DO NOTHING",
-                          (scope, key, digest, now_ms)):
-                return None
             row = tx.one("SELECT * FROM idempotency WHERE scope = ? AND key = ?" + tx.for_update, (scope, key))
+            if row is None:        # released since (the request that held it was refused): take it
+                if tx.execute("INSERT INTO idempotency (scope, key, request_hash, state, created_ms)"
+                              " VALUES (?, ?, ?, 'in_flight', ?) ON CONFLICT (scope, key) DO NOTHING",
+                              (scope, key, digest, now_ms)):
+                    return None
+                raise IdempotencyInFlight(f"a request with Idempotency-Key {key!r} is still "
+                                          "being processed; retry later", field="Idempotency-Key")
             if row["request_hash"] != digest:
                 raise IdempotencyConflict(
                     f"Idempotency-Key {key!r} was already used with a different request; "
@@ -73,7 +84,7 @@ class Idempotency:
                 return None
             return Outcome(int(row["status"]), json.loads(row["body"]), True)
 
-        done = self.store.run(claim)
+        done = None if claimed else self.store.run(claim)
         if done is not None:
             return done
         try:
@@ -86,11 +97,11 @@ class Idempotency:
         except BaseException:
             self._forget(scope, key)
             raise
-        self.store.run(lambda tx: tx.execute(
-            "UPDATE idempotency SET state = 'done', status = ?, body = ? WHERE scope = ? AND key = ?",
-            (status, json.dumps(body, ensure_ascii=False), scope, key)))
+        with self.store.autocommit() as tx:
+            tx.execute("UPDATE idempotency SET state = 'done', status = ?, body = ? WHERE scope = ? AND key = ?",
+                       (status, json.dumps(body, ensure_ascii=False), scope, key))
         return Outcome(status, body, False)
 
     def _forget(self, scope: str, key: str) -> None:
-        self.store.run(lambda tx: tx.execute("DELETE FROM idempotency WHERE scope = ? AND key = ?",
-                                             (scope, key)))
+        with self.store.autocommit() as tx:
+            tx.execute("DELETE FROM idempotency WHERE scope = ? AND key = ?", (scope, key))

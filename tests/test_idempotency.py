@@ -77,11 +77,41 @@ def test_in_flight_then_taken_over_after_a_crash(idem):
     assert not i.run("web", "k5", {}, lambda: (201, {"again": True}), problem).replayed
 
 
+def test_racing_requests_with_one_key_run_it_once(idem):
+    """Eight callers with the same key at once: one runs; each other one is told to retry
+    later or gets the first answer replayed, never a second run and never a crash."""
+    i, _ = idem
+    calls, outcomes, go = [], [], threading.Barrier(8)
+
+    def fn():
+        calls.append(1)
+        return 201, {"id": "o9"}
+
+    def caller():
+        go.wait(5)
+        try:
+            outcomes.append(i.run("web", "k9", {"a": 9}, fn, problem).replayed)
+        except IdempotencyInFlight:
+            outcomes.append("in_flight")
+    threads = [threading.Thread(target=caller) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(calls) == 1 and len(outcomes) == 8
+    assert outcomes.count(False) == 1 and set(outcomes) <= {False, True, "in_flight"}
+    assert i.run("web", "k9", {"a": 9}, fn, problem).replayed
+
+
 def test_keys_expire_after_a_day(idem):
     i, clock = idem
     i.run("web", "k6", {"a": 1}, lambda: (201, {}), problem)
     clock.advance(86_401)
-    assert not i.run("web", "k6", {"a": 2}, lambda: (201, {}), problem).replayed
+    assert not i.run("web", "k6", {"a": 2}, lambda: (201, {"b": 2}), problem).replayed
+    again = i.run("web", "k6", {"a": 2}, lambda: (201, {}), problem)     # the new claim's answer
+    assert again.replayed and again.body == {"b": 2}
+    with pytest.raises(IdempotencyConflict):
+        i.run("web", "k6", {"a": 1}, lambda: (201, {}), problem)
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "bad\nkey", 5])
