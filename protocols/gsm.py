@@ -32,6 +32,8 @@ EXTENSION = {"\f": 0x0A, "^": 0x14, "{": 0x28, "}": 0x29, "\\": 0x2F,
 _BASIC = {ch: code for code, ch in enumerate(DEFAULT_ALPHABET) if code != ESC}
 _EXT_BY_CODE = {code: ch for ch, code in EXTENSION.items()}
 _SEPTETS = {**{ch: 2 for ch in EXTENSION}, **{ch: 1 for ch in _BASIC}}   # septet_cost in one lookup
+_ONE_SEPTET = frozenset(_BASIC)
+_GSM7 = frozenset(_SEPTETS)
 assert len(DEFAULT_ALPHABET) == 128 and len(_BASIC) == 127
 
 SMS_SINGLE = {"gsm7": 160, "ucs2": 70}   # 140 octets of user data
@@ -204,6 +206,11 @@ class SmsParts:
 
 def sms_parts(text: str) -> SmsParts:
     """Split like a phone does; an escape pair or a surrogate pair is never cut in two."""
+    chars = set(text)
+    if chars <= _ONE_SEPTET:       # every character one unit: fixed slices (most texts are)
+        return _even_parts(text, "gsm7")
+    if not chars <= _GSM7 and max(chars) <= "\uffff":
+        return _even_parts(text, "ucs2")
     costs = [_SEPTETS.get(ch) for ch in text]
     encoding: Encoding = "gsm7" if None not in costs else "ucs2"
     if encoding == "ucs2":
@@ -226,6 +233,18 @@ def sms_parts(text: str) -> SmsParts:
         raise ValueError(f"text needs {len(parts)} SMS parts in {encoding}; a concatenated SMS "
                          f"has at most {SMS_MAX_PARTS}")
     return SmsParts(encoding, tuple(parts), tuple(lengths))
+
+
+def _even_parts(text: str, encoding: Encoding) -> SmsParts:
+    n = len(text)
+    if n <= SMS_SINGLE[encoding]:
+        return SmsParts(encoding, (text,), (n,))
+    limit = SMS_PART[encoding]
+    if n > limit * SMS_MAX_PARTS:
+        raise ValueError(f"text needs {-(-n // limit)} SMS parts in {encoding}; a concatenated SMS "
+                         f"has at most {SMS_MAX_PARTS}")
+    parts = tuple(text[i:i + limit] for i in range(0, n, limit))
+    return SmsParts(encoding, parts, tuple(len(p) for p in parts))
 
 
 def sms_segments(text: str) -> list[str]:

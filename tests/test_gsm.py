@@ -183,6 +183,27 @@ def test_segments_rebuild_the_text_and_each_is_full(text: str) -> None:
         assert n + gsm.length_in(following[0], parts.encoding) > limit
 
 
+@given(st.one_of(
+    st.text(alphabet=st.sampled_from([ch for ch in GSM_CHARS if ch not in EXTENSION]), max_size=800),
+    st.text(alphabet=st.characters(min_codepoint=0x0600, max_codepoint=0x06FF), max_size=300),
+    st.text(alphabet=st.sampled_from(GSM_CHARS + ["ش", "😀"]), max_size=500),
+    mixed_text))
+def test_the_even_text_shortcut_splits_as_the_general_rule(text: str) -> None:
+    """Texts whose characters all cost one unit take a shortcut: the same parts as costing
+    every character (the general rule, kept here as the reference)."""
+    parts = sms_parts(text)
+    enc = parts.encoding
+    costs = [gsm.length_in(ch, enc) for ch in text]
+    reference, start, used = [], 0, 0
+    for i, c in enumerate(costs):
+        if sum(costs) > gsm.SMS_SINGLE[enc] and used + c > gsm.SMS_PART[enc]:
+            reference.append(text[start:i])
+            start, used = i, 0
+        used += c
+    reference.append(text[start:])
+    assert parts.parts == tuple(reference)
+
+
 # --- USSD -------------------------------------------------------------------------------------
 
 def test_arabic_80_characters_fit_a_ussd_screen_81_do_not() -> None:
