@@ -151,6 +151,7 @@ class Payments:
         """Take a kiosk / wallet / bank / mandate order's money from its clearing account and
         deliver, in one transaction. A kiosk agent's float must cover it."""
         def run(tx: Tx) -> tuple[Order, str | None]:
+            balances.clear()             # a replayed transaction starts again
             order = Order.from_row(tx.one("SELECT * FROM orders WHERE id = ?" + tx.for_update, (order_id,)))
             if order.state is not State.CREATED or order.method not in DIRECT_METHODS:
                 return order, None
@@ -167,7 +168,6 @@ class Payments:
                                                  kind="capture", order_id=order.id)
             purpose.fulfil(batch, order)
             batch.post()
-            balances.clear()            # a replayed transaction starts again
             balances.update(batch.balances)
             return self.update(tx, order.id, State.CREDITED, now_ms, paid_ms=now_ms, credited_ms=now_ms), "credited"
         balances: dict[str, int] = {}
@@ -400,6 +400,7 @@ class Payments:
         A FAILED order can still be captured (the gateway took the money after we gave up on
         it): the capture is posted and the money goes back through REFUND_PENDING.
         """
+        balances.clear()                 # a replayed transaction starts again
         order = Order.from_row(tx.one("SELECT * FROM orders WHERE id = ?" + tx.for_update, (order_id,)))
         now_ms = self.now_ms()
         if order.state in (State.CREDITED, State.REFUND_PENDING, State.REFUNDED, State.REFUSED):
@@ -421,7 +422,6 @@ class Payments:
                                masked_pan=p.masked_pan), True
         purpose.fulfil(batch, order)
         batch.post()
-        balances.clear()                # a replayed transaction starts again
         balances.update(batch.balances)
         return self.update(tx, order.id, State.CREDITED, now_ms, paid_ms=order.paid_ms or now_ms,
                            credited_ms=now_ms, masked_pan=p.masked_pan), True
