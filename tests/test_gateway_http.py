@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from core.adapters.gateway_http import (HttpGatewayConfig, SatimHttpGateway,
                                         ShaparakHttpGateway)
@@ -262,3 +263,28 @@ def test_emulator_stats_and_hosted_page(shaparak: Rig) -> None:
     assert page["transaction"]["state"] == "registered"
     stats = httpx.get(f"{shaparak.base}/emulator/stats").json()
     assert stats["orders"] >= 1 and "captured" in stats
+
+
+def test_fixed_paths_skip_the_router_and_answer_as_it_would(satim: Rig) -> None:
+    """DirectRoutes: the merchant API and page steps bypass the router; their answers, the
+    router's 405 for another method and a templated path are unchanged."""
+    app = create_app(satim.gw, username="merchant", password="s3cret")
+    assert "/payment/rest/register.do" in app.state.direct and "/pay/{ref}" not in app.state.direct
+    with TestClient(app) as c:
+        r = c.post("/payment/rest/register.do", data={"userName": "merchant", "password": "s3cret",
+                                                       "orderNumber": "direct-1", "amount": "500", "currency": "012"})
+        assert r.status_code == 200 and r.json()["errorCode"] == "0"
+        ref = r.json()["orderId"]
+        q = c.get("/payment/rest/getOrderStatusExtended.do",
+                  params={"userName": "merchant", "password": "s3cret", "orderId": ref})
+        assert q.json()["orderStatus"] == 0
+        denied = c.post("/payment/rest/register.do", data={"userName": "merchant", "password": "wrong"})
+        assert denied.json()["errorCode"] == "5"
+        assert c.put("/payment/rest/register.do").status_code == 405          # the router's answer
+        assert c.get(f"/pay/{ref}").json()["transaction"]["state"] == "registered"
+        bad = c.post("/emulator/otp", content=b"{", headers={"Content-Type": "application/json"})
+        assert bad.json()["errorField"] == "body"
+        routes, app.router.routes = app.router.routes, []                   # no router any more:
+        assert c.post("/emulator/stats").json()["resultCode"] == 0           # still answered directly
+        assert c.get(f"/pay/{ref}").status_code == 404
+        app.router.routes = routes

@@ -6,23 +6,24 @@ import hmac
 import json
 import os
 import time
-from typing import Callable
+from typing import Awaitable, Callable
 
 from fastapi import Depends, FastAPI, Header, Query, Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 from core.adapters import callback_signature as signing
-from core.api import limits, openapi, problems, shedding
+from core.api import lean, limits, openapi, problems, shedding
 from core.api.auth import Unauthorised, channel_of, keys_from_env, scopes_from_env
 from core.api.schemas import (AccessCodeIn, BillPaymentIn, CallbackIn, CardIn, CardIssueIn, EmailIn, FloatIn,
                               MandateIn, MeterIn, OtpIn, PlanIn, RechargeIn, SubscriberIn, TopupIn, UssdIn, VendIn)
 from core.billers import load_billers
 from core.cards import parse_card
-from core.errors import Conflict, InvalidInput, NotFound, RechargeError
+from core.errors import Conflict, InvalidInput, NotFound, RechargeError, TooManyAttempts
 from core.idempotency import check_key, derived_id
 from core.market import market as market_of, market_for_msisdn
 from core.money import Money
@@ -119,7 +120,9 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
                key_scopes: dict[str, frozenset[str]] | None = None,
                callback_secrets: dict[str, tuple[str, ...]] | None = None,
                rate_limits: limits.Limits | limits.Limiter | None = None,
-               shed_limits: shedding.ShedLimits | None = None) -> FastAPI:
+               shed_limits: shedding.ShedLimits | None = None, lean_routes: bool = True) -> FastAPI:
+    """``lean_routes``: answer a recharge's hot routes on the lean lane (core/api/lean.py);
+    off, FastAPI answers every request (the same answers, more CPU)."""
     keys = api_keys or keys_from_env()
     scopes = scopes_from_env() if key_scopes is None else key_scopes
     callback_keys = signing.secrets_from_env() if callback_secrets is None else callback_secrets
@@ -129,6 +132,9 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
                   description="Reference recharge and settlement core (system under test): web top-up "
                               "with card + OTP, USSD *1#, receipts, ledger.")
     problems.install(app)
+    lane = lean.Lane(app)
+    if lean_routes:
+        app.add_middleware(lean.LeanRoutes, lane=lane)   # innermost: the limits, shedding and metrics apply
     limiter = limits.install(app, rate_limits)      # 429 + Retry-After per API key and MSISDN
     app.add_middleware(BodyLimit)
     app.add_middleware(shedding.Shedder, limits=shed_limits)   # 503 + Retry-After when over capacity
@@ -146,13 +152,15 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
             return channel_of(request, keys, allowed, scopes)
         return Depends(dependency)
 
-    def once(request: Request, channel: str, key: str | None, payload: dict,
+    def once(request: Request | str, channel: str, key: str | None, payload: dict,
              fn: Callable[[], tuple[int, dict]]) -> JSONResponse:
+        """Run ``fn`` once per idempotency key; ``request``: the request, or its URL path."""
         if key is None:
             raise InvalidInput("Idempotency-Key: header missing; expected a unique key per request "
                                "(e.g. a UUID), reused only to retry the same request", field="Idempotency-Key")
         digest = hmac.new(hash_key, json.dumps(payload, sort_keys=True).encode(), hashlib.sha256).hexdigest()
-        out = core.idempotency.run(f"{channel}:{request.url.path}", check_key(key), digest, fn, problems.from_error)
+        path = request if isinstance(request, str) else request.url.path
+        out = core.idempotency.run(f"{channel}:{path}", check_key(key), digest, fn, problems.from_error)
         media = problems.PROBLEM if out.status >= 400 else "application/json"
         return JSONResponse(out.body, status_code=out.status, media_type=media,
                             headers={"Idempotent-Replayed": "true"} if out.replayed else None)
@@ -219,6 +227,9 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
               responses={422: {"description": "invalid input, or refused (balance cap)"}})
     def create_topup(body: TopupIn, request: Request, idempotency_key: str | None = Header(default=None),
                      channel: str = need(*WEB, *DIRECT)) -> JSONResponse:
+        return topup(body, channel, idempotency_key, request.url.path)
+
+    def topup(body: TopupIn, channel: str, idempotency_key: str | None, path: str) -> JSONResponse:
         method = _direct(channel, body.method_account)
         req = TopupRequest(market=body.market, recipient=body.recipient, payer=body.payer, amount=body.amount,
                            currency=body.currency, product=body.product,
@@ -228,7 +239,7 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
         v = core.topups.validate(req)     # bad input: a clear 422, nothing written, no key consumed
         limiter.msisdns("topups", v["payer"], v["recipient"])
         order_id = derived_id("ord_", channel, idempotency_key or "")
-        return once(request, channel, idempotency_key, body.model_dump(),
+        return once(path, channel, idempotency_key, body.model_dump(),
                     lambda: order_answer(core.topups.create(req, order_id=order_id)))
 
     @app.get("/v1/topups/{order_id}", tags=["topups"])
@@ -238,15 +249,21 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
     @app.post("/v1/topups/{order_id}/card", tags=["topups"])
     def card(order_id: str, body: CardIn, request: Request,
              idempotency_key: str | None = Header(default=None), channel: str = need(*WEB)) -> JSONResponse:
+        return submit_card(body, channel, idempotency_key, request.url.path, order_id)
+
+    def submit_card(body: CardIn, channel: str, idempotency_key: str | None, path: str, order_id: str) -> JSONResponse:
         c = parse_card(pan=body.pan, expiry=body.expiry, holder=body.holder, cvc2=body.cvc2,
                        pin2=body.pin2, now=core.clock.now())
-        return once(request, channel, idempotency_key, body.model_dump(),
+        return once(path, channel, idempotency_key, body.model_dump(),
                     lambda: (200, core.payments.submit_card(order_id, c).public()))
 
     @app.post("/v1/topups/{order_id}/otp", tags=["topups"])
     def otp(order_id: str, body: OtpIn, request: Request,
             idempotency_key: str | None = Header(default=None), channel: str = need(*WEB)) -> JSONResponse:
-        return once(request, channel, idempotency_key, body.model_dump(),
+        return confirm_otp(body, channel, idempotency_key, request.url.path, order_id)
+
+    def confirm_otp(body: OtpIn, channel: str, idempotency_key: str | None, path: str, order_id: str) -> JSONResponse:
+        return once(path, channel, idempotency_key, body.model_dump(),
                     lambda: (200, core.payments.confirm_otp(order_id, body.otp).public()))
 
     @app.post("/v1/topups/{order_id}/otp/resend", tags=["topups"])
@@ -429,10 +446,14 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
                        x_rbench_signature: str | None = Header(default=None)) -> dict:
         """A gateway's notification, signed (see core/adapters/callback_signature.py); it only
         makes the core ask the gateway for the payment's status."""
+        return await notified(gateway, request.body, x_rbench_timestamp, x_rbench_signature)
+
+    async def notified(gateway: str, read_body: Callable[[], Awaitable[bytes]], x_rbench_timestamp: str | None,
+                       x_rbench_signature: str | None) -> dict:
         if gateway not in core.gateways:
             raise NotFound(f"gateway: {gateway!r} is not configured; expected one of "
                            f"{', '.join(sorted(core.gateways))}", field="gateway")
-        raw = await request.body()
+        raw = await read_body()
         try:
             sig = signing.verify(signing.secrets_for(callback_keys, gateway), x_rbench_timestamp,
                                  x_rbench_signature, raw, now=core.clock.now())
@@ -474,5 +495,46 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
                              "credited": r.credited, "refunded": r.refunded, "held": r.held},
                             status_code=200 if r.ok else 500)
 
+    # -- the lean lane: the same handlers, without FastAPI's per-request work (core/api/lean.py) --
+    def refused(e: RechargeError) -> JSONResponse:
+        """What the exception handlers answer (problems.install, limits.install)."""
+        if isinstance(e, TooManyAttempts):
+            return limits.answer(e)
+        return JSONResponse(problems.from_error(e), status_code=e.status, media_type=problems.PROBLEM)
+
+    def lean_body(model: type[BaseModel], allowed: tuple[str, ...], work: Callable[..., JSONResponse]) -> lean.Handler:
+        """A JSON body route: on anything but a JSON body of ``model`` from an allowed key, None
+        (the FastAPI route answers, with its exact refusal)."""
+        async def handler(call: lean.Call) -> Response | None:
+            if not call.json_content() or call.header("content-length") is None:
+                return None                                # chunked: FastAPI reads it (and its limits)
+            try:
+                raw = await call.read()
+            except ClientDisconnect:                       # what FastAPI answers (to nobody)
+                return problems.problem(400, "http_error", "There was an error parsing the body")
+            try:
+                data = json.loads(raw)
+                channel = channel_of(call.request, keys, allowed, scopes)
+                body = model.model_validate(data)
+            except (ValueError, RechargeError):            # JSON, key, validation: FastAPI's answer
+                return None
+            try:
+                return await run_in_threadpool(work, body, channel, call.header("idempotency-key"),
+                                               call.request.url.path, *call.params.values())
+            except RechargeError as e:
+                return refused(e)
+        return handler
+
+    async def lean_callback(call: lean.Call) -> Response:
+        try:
+            return JSONResponse(await notified(call.params["gateway"], call.read, call.header("x-rbench-timestamp"),
+                                               call.header("x-rbench-signature")))
+        except RechargeError as e:
+            return refused(e)
+
+    lane.post("/v1/topups", lean_body(TopupIn, (*WEB, *DIRECT), topup))
+    lane.post("/v1/topups/{order_id}/card", lean_body(CardIn, WEB, submit_card))
+    lane.post("/v1/topups/{order_id}/otp", lean_body(OtpIn, WEB, confirm_otp))
+    lane.post("/v1/gateways/{gateway}/callback", lean_callback)
     openapi.install(app)        # the document lists the problem answers and required headers
     return app
