@@ -14,7 +14,11 @@ SMSC service), the OTP read from the SMSC service's inbox of the card's phone (l
 ``POST .../otp`` (the core confirms with the gateway and credits; the notice goes out through
 the SMSC service). The gateways also call the core back (signed) after each change, as the
 ``instant`` emulator profile says (no latency, no faults, callbacks 0.2 s later). Arrivals are
-paced at a constant rate (open model) with one user per recharge per second.
+paced at a constant rate (open model) with one user per recharge per second. The subscribers
+the users top up (every slot of each user's MSISDN range) are created over the API before each
+step, outside its timing and CPU count, and the step runs ``rbench load --provisioned``: a
+step's CPU per recharge is the flow's alone (``--provision-in-step``: as before, the users
+provision on first use and that CPU counts too).
 
 A warm-up (``--warmup-seconds``, 10) at the first rate comes before the timed rates. A rate is
 *sustained* when every recharge of its step ended credited (zero errors, none shed),
@@ -71,11 +75,46 @@ def start_stack(db_url: str, workdir: Path, core_workers: int) -> tuple[subproce
     return proc, urls
 
 
+def provision_ahead(host: str, rate: float, seconds: float, locust_processes: int,
+                    done: set[tuple[str, str]]) -> int:
+    """Create the subscribers the users of a step will top up (every slot of every user's range),
+    before its CPU is counted: the step then runs with ``--provisioned`` and measures the flow
+    only. Returns how many were created now (``done``: the ones of earlier steps)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from core.adapters.http_client import HttpClient
+    from loadtests.plan import build_plan
+    from loadtests.shapes import users_for
+    from loadtests.testdata import RECIPIENTS, range_msisdns
+
+    plan = build_plan("web-recharge", tps=rate, duration_s=seconds, seed=int(rate))
+    users = max(users_for(tps, plan.per_user_tps) for _, tps in plan.stages)
+    todo = [(m, n) for m in plan.markets_for("web_topup")
+            for n in range_msisdns(m, locust_processes, users, RECIPIENTS + 1) if (m, n) not in done]
+    client = HttpClient(timeout_s=30.0, max_connections=8)
+
+    def one(item: tuple[str, str]) -> None:
+        market, msisdn = item
+        r = client.post(f"{host}/v1/subscribers", json={"market": market, "msisdn": msisdn},
+                        headers={"X-API-Key": "dev-admin-key", "Idempotency-Key": f"bench-{market}-{msisdn}"})
+        if r.status_code not in (200, 201, 409):
+            raise BenchFailure(f"provisioning {msisdn} ahead: HTTP {r.status_code} {r.text[:160]}")
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(one, todo))
+    finally:
+        client.close()
+    done.update(todo)
+    return len(todo)
+
+
 def one_rate(rate: float, seconds: float, urls: dict[str, str], db_url: str, out: Path,
-             locust_processes: int) -> dict[str, Any]:
+             locust_processes: int, *, provisioned: bool = False) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "hil.load", "web-recharge", "--tps", f"{rate:g}", "--duration", f"{seconds:g}s",
            "--host", urls["host"], "--gateway-url", urls["gateway"], "--smsc-url", urls["smsc"], "--db", db_url,
            "--emulator-profile", "instant", "--no-check", "--seed", str(int(rate)), "--out", str(out)]
+    if provisioned:
+        cmd.append("--provisioned")
     if locust_processes > 1:
         cmd += ["--processes", str(locust_processes)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 300, cwd=str(ROOT))
@@ -144,14 +183,22 @@ def run(args: argparse.Namespace) -> int:
         try:
             proc, urls = start_stack(db_url, workdir, args.core_workers)
             t0 = time.time()
+            ahead = not args.provision_in_step
+            provisioned: set[tuple[str, str]] = set()
             if args.warmup_seconds > 0:                   # pools, caches, the first users: not timed
-                w = one_rate(rates[0], args.warmup_seconds, urls, db_url, workdir / "warmup", args.locust_processes)
+                if ahead:
+                    provision_ahead(urls["host"], rates[0], args.warmup_seconds, args.locust_processes, provisioned)
+                w = one_rate(rates[0], args.warmup_seconds, urls, db_url, workdir / "warmup", args.locust_processes,
+                             provisioned=ahead)
                 print(f"warm-up: {w['count']} recharges at {rates[0]:g}/s in {args.warmup_seconds:g} s", flush=True)
             misses = 0
             for rate in rates:
+                if ahead:                                 # the subscribers of this step's users: not timed
+                    provision_ahead(urls["host"], rate, seconds, args.locust_processes, provisioned)
                 pg0, sut0, psi0, w0 = (server_cpu() if server_cpu else None), tree_cpu_s(proc.pid), \
                     cpu_pressure_us(), time.monotonic()
-                r = one_rate(rate, seconds, urls, db_url, workdir / f"rate-{rate:g}", args.locust_processes)
+                r = one_rate(rate, seconds, urls, db_url, workdir / f"rate-{rate:g}", args.locust_processes,
+                             provisioned=ahead)
                 wall = time.monotonic() - w0
                 done = max(1, r["count"])
                 r["sut_cpu_ms"] = (tree_cpu_s(proc.pid) - sut0) * 1000 / done
@@ -230,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pg-transport", choices=("socket", "tcp"), default="socket",
                     help="how the core and pgbench reach the throwaway server: its Unix socket (default) "
                          "or 127.0.0.1")
+    ap.add_argument("--provision-in-step", action="store_true",
+                    help="let the users provision their recipients on first use, inside the timed step (its "
+                         "CPU then counts as recharge CPU); default: created ahead of each step")
     ap.add_argument("--quick", action="store_true", help="CI smoke: rates 5 and 10, 5 s each")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (Locust reports per rate, logs)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")

@@ -61,6 +61,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--emulator-profile", help="instant, normal, degraded or a YAML file (default: the profile's)")
     g.add_argument("--core-workers", type=int, default=1, help="core worker processes (postal mandates need 1)")
     g.add_argument("--no-check", action="store_true", help="skip the post-run settlement check")
+    g.add_argument("--provisioned", action="store_true",
+                   help="the subscribers of every user's MSISDN range exist already (created ahead, e.g. by "
+                        "benchmarks.core_http): users make no provisioning calls")
     d = p.add_argument_group("Locust processes")
     d.add_argument("--processes", type=int, default=0, help="Locust --processes N: it forks N workers")
     d.add_argument("--workers", type=int, default=0, help="a master and N worker processes on this machine")
@@ -131,6 +134,7 @@ def _plan(args: argparse.Namespace) -> tuple[plans.Plan, list]:
                             only=only, markets=markets, per_user_tps=pace, arrivals=args.arrivals,
                             emulators=args.emulator_profile)
     plan.keys = plans.keys_from_env(os.environ.get("RBENCH_API_KEYS"))
+    plan.provisioned = bool(getattr(args, "provisioned", False))
     thresholds = parse_all(args.threshold, args.thresholds, plan.tx_types)
     return plan, thresholds
 

@@ -19,8 +19,8 @@ import time
 from locust import task
 
 from loadtests.customer import Customer, Outcome, TxFailed
+from loadtests.testdata import RECIPIENTS
 
-RECIPIENTS = 20                  # numbers each customer tops up in turn (far from the balance cap)
 _ORDER_REF = re.compile(r"[0-9a-f]{8}\s*$")
 
 

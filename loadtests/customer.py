@@ -158,8 +158,11 @@ class Customer(FastHttpUser):
 
     # -- shared steps -------------------------------------------------------------------
     def provision(self, slot: int, *, language: str | None = None) -> str:
-        """The subscriber at ``slot`` of this user's range (untimed setup); returns the national number."""
+        """The subscriber at ``slot`` of this user's range (untimed setup); returns the national number.
+        With ``plan.provisioned`` the range was created ahead (``rbench load --provisioned``): no call."""
         msisdn = self.data.msisdn(slot)
+        if self.plan.provisioned:
+            return msisdn
         body: dict[str, Any] = {"market": self.market, "msisdn": msisdn}
         if language:
             body["language"] = language

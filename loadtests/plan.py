@@ -62,6 +62,7 @@ class Plan:
     smsc_url: str = ""
     keys: dict[str, str] = field(default_factory=lambda: dict(DEV_KEYS))
     out: str = ""
+    provisioned: bool = False       # the users' subscriber ranges exist already: no provisioning calls
 
     @property
     def tx_types(self) -> list[str]:

@@ -24,6 +24,7 @@ BILL_ACCOUNT = {"dz-sonelgaz-elec": "7{w:02d}{u:04d}{k:05d}", "dz-sonelgaz-gaz":
                 "eg-ncedc-elec": "7{w:02d}{u:04d}{k:05d}", "ir-tci-fixed": "07{w:02d}{u:04d}{k:03d}",
                 "dz-at-fixe": "03{w:02d}{u:04d}{k:01d}", "dz-at-adsl": "04{w:02d}{u:04d}{k:01d}"}
 MAX_WORKERS, MAX_USERS, MAX_SLOTS = 100, 10_000, 100
+RECIPIENTS = 20                  # numbers each customer tops up in turn: slots 1..20
 
 
 luhn_digit = check_digit
@@ -32,6 +33,18 @@ luhn_digit = check_digit
 def fold_digits(text: str) -> str:
     """Arabic-Indic and Persian digits to ASCII (SMS texts may carry either)."""
     return text.translate(str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789"))
+
+
+def range_msisdns(market: str, workers: int, users: int, slots: int) -> list[str]:
+    """National numbers at slots 0..slots-1 of users 0..users-1 of workers 0..workers-1: the
+    subscribers such users provision on first use, for creating them ahead of a timed run."""
+    if market not in PREFIX:
+        raise ValueError(f"market: {market!r}; expected one of {', '.join(PREFIX)}")
+    if not (0 < workers <= MAX_WORKERS and 0 < users <= MAX_USERS and 0 < slots <= MAX_SLOTS):
+        raise ValueError(f"{workers} workers x {users} users x {slots} slots: expected at most "
+                         f"{MAX_WORKERS} x {MAX_USERS} x {MAX_SLOTS}")
+    prefix = PREFIX[market][0]
+    return [f"{prefix}{w:02d}{u:04d}{k:02d}" for w in range(workers) for u in range(users) for k in range(slots)]
 
 
 class TestData:

@@ -15,7 +15,7 @@ from loadtests import shapes
 from loadtests.pacing import Pacer
 from loadtests.plan import (TX_TYPES, Plan, PlanError, build_plan, keys_from_env, list_profiles, load_mix,
                             parse_duration, parse_list, parse_rate)
-from loadtests.testdata import TestData, luhn_digit
+from loadtests.testdata import TestData, luhn_digit, range_msisdns
 from sim.shape import load_shape
 
 
@@ -223,3 +223,21 @@ def test_luhn_digit_agrees_with_the_core() -> None:
     for _ in range(200):
         body = "".join(rng.choice("0123456789") for _ in range(rng.randrange(11, 19)))
         assert luhn_digit(body) == luhn_check_digit(body)
+
+
+def test_ranges_ahead_are_what_the_users_take() -> None:
+    got = range_msisdns("DZ", 2, 3, 4)
+    assert len(got) == len(set(got)) == 24
+    assert got == [TestData("DZ", w, u).msisdn(k) for w in range(2) for u in range(3) for k in range(4)]
+    assert range_msisdns("IR", 1, 1, 1) == [TestData("IR", 0, 0).msisdn(0)]
+    with pytest.raises(ValueError, match="expected at most 100 x 10000 x 100"):
+        range_msisdns("DZ", 1, 10_001, 1)
+    with pytest.raises(ValueError, match="market: 'XX'"):
+        range_msisdns("XX", 1, 1, 1)
+
+
+def test_a_provisioned_plan_round_trips() -> None:
+    plan = build_plan("web-recharge", tps=5, duration_s=10, seed=1)
+    assert plan.provisioned is False
+    plan.provisioned = True
+    assert Plan.from_json(plan.to_json()).provisioned is True

@@ -162,6 +162,23 @@ def test_a_master_and_two_workers_on_localhost(stack: Stack, tmp_path) -> None:
     assert (out / "locust-worker-1.log").is_file() and (out / "locust-worker-2.log").is_file()
 
 
+def test_a_provisioned_run_makes_no_provisioning_calls(stack: Stack, tmp_path) -> None:
+    """benchmarks.core_http creates the users' ranges ahead; ``--provisioned`` users then only recharge."""
+    from benchmarks.core_http import provision_ahead
+
+    done: set = set()
+    made = provision_ahead(stack.host, 3, 4, 1, done)
+    assert made == 3 * 21 and provision_ahead(stack.host, 3, 4, 1, done) == 0      # once only
+    out = tmp_path / "run"
+    r = rbench_load("web-recharge", "--tps", "3", "--duration", "4s", "--provisioned", *stack.flags(),
+                    "--out", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads((out / "plan.json").read_text())["provisioned"] is True
+    with open(out / "locust_stats.csv", newline="") as f:
+        names = {row["Name"]: int(row["Request Count"]) for row in csv.DictReader(f)}
+    assert names.get("web_topup", 0) >= 6 and "setup: provision subscriber" not in names, names
+
+
 # -- the settlement check -------------------------------------------------------------------------------
 def test_the_settlement_check_lists_a_double_credit_and_a_lost_payment(tmp_path) -> None:
     port = free_port()
