@@ -5,7 +5,6 @@ import hashlib
 import hmac
 import json
 import os
-import time
 from typing import Awaitable, Callable
 
 from fastapi import Depends, FastAPI, Header, Query, Request
@@ -14,10 +13,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
 
 from core.adapters import callback_signature as signing
 from core.api import lean, limits, openapi, problems, shedding
+from core.api.middleware import BodyLimit, Measure, OrdersByState
 from core.api.auth import Unauthorised, channel_of, keys_from_env, scopes_from_env
 from core.api.schemas import (AccessCodeIn, BillPaymentIn, CallbackIn, CardIn, CardIssueIn, EmailIn, FloatIn,
                               MandateIn, MeterIn, OtpIn, PlanIn, RechargeIn, SubscriberIn, TopupIn, UssdIn, VendIn)
@@ -31,89 +30,14 @@ from core.orders import State
 from core.topups import TopupRequest
 from core.wiring import Core
 
-MAX_BODY = 16 * 1024
 WEB = ("web", "app", "admin")
 DIRECT = ("kiosk", "wallet", "bank")      # channels that pay from their own clearing account
-
-
-class BodyLimit:
-    """Refuse bodies over ``limit`` bytes with 413 before any handler reads them."""
-
-    def __init__(self, app, limit: int = MAX_BODY) -> None:  # type: ignore[no-untyped-def]
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            response = problems.problem(413, "body_too_large",
-                                        f"body: {length.decode(errors='replace')} bytes; expected at most {self.limit}")
-            return await response(scope, receive, send)
-        seen = 0
-
-        async def limited():  # type: ignore[no-untyped-def]
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge()
-            return message
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            response = problems.problem(413, "body_too_large", f"body: expected at most {self.limit} bytes")
-            await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class Measure:
-    """Requests and latency per route for ``/metrics``. Plain ASGI: Starlette's
-    ``@app.middleware("http")`` runs every request through a task group and memory streams."""
-
-    def __init__(self, app, requests: Counter, latency: Histogram) -> None:  # type: ignore[no-untyped-def]
-        self.app, self.requests, self.latency = app, requests, latency
-
-    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        t0 = time.perf_counter()
-        status = 500                         # what the caller gets if the app fails before answering
-
-        async def send_status(message):  # type: ignore[no-untyped-def]
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            path = getattr(scope.get("route"), "path", "unmatched")
-            self.requests.labels(path, scope["method"], str(status)).inc()
-            self.latency.labels(path).observe(time.perf_counter() - t0)
 
 
 def _coded(e: RechargeError, code: str) -> RechargeError:
     """``e`` answering with a more precise problem code than its class's."""
     e.code = code
     return e
-
-
-class _OrdersByState:
-    """Prometheus collector: orders by market and state, read from the store at scrape time."""
-
-    def __init__(self, core: Core) -> None:
-        self.core = core
-
-    def collect(self):  # type: ignore[no-untyped-def]
-        g = GaugeMetricFamily("rbench_orders", "Recharge orders by market and state", labels=["market", "state"])
-        with self.core.store.transaction() as tx:
-            for r in tx.all("SELECT market, state, COUNT(*) AS n FROM orders GROUP BY market, state"):
-                g.add_metric([r["market"], r["state"]], int(r["n"]))
-        yield g
 
 
 def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: str | None = None,
@@ -141,7 +65,7 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
     registry = CollectorRegistry()
     requests = Counter("rbench_http_requests", "HTTP requests", ["route", "method", "status"], registry=registry)
     latency = Histogram("rbench_http_request_seconds", "HTTP request latency", ["route"], registry=registry)
-    registry.register(_OrdersByState(core))
+    registry.register(OrdersByState(core))
 
     app.add_middleware(Measure, requests=requests, latency=latency)
 
