@@ -6,6 +6,7 @@ and on PostgreSQL, each printed beside a baseline measured on the same machine i
     python -m benchmarks.core_recharge --processes 1,2 --threads 4 --recharges 5000 --json out/bench.json
     python -m benchmarks.core_recharge --grid 2x4 --pg-url postgresql://postgres@127.0.0.1:5433/postgres
     python -m benchmarks.core_recharge --sqlite-only
+    python -m benchmarks.core_recharge --grid 2x1,2x2 --repeat 3          # the verdict on each cell's median
     python -m benchmarks.core_recharge --profile /tmp/recharge.pstats   # + cProfile of the PostgreSQL path
 
 One recharge is what a customer's browser drives, called in-process: ``topups.create`` (DZ,
@@ -59,6 +60,7 @@ import random
 import re
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -864,6 +866,9 @@ def main(argv: list[str] | None = None) -> int:
                                  description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recharges", type=int, default=2000, help="timed recharges per measurement (2000)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="PostgreSQL: measure the whole grid this many times over (its cells interleaved); "
+                         "the verdict takes each cell's median, as one run on a shared machine can be 2x off")
     ap.add_argument("--warmup", type=int, default=200,
                     help="recharges before timing, also used to count transactions (200)")
     ap.add_argument("--processes", type=_processes, default=None,
@@ -946,7 +951,7 @@ def main(argv: list[str] | None = None) -> int:
             baselines["postgresql"] = pgbench_baseline(pgbench, server_url, scale=10, clients=8, jobs=2,
                                                        seconds=args.pgbench_seconds)
             print(f"baseline postgresql: {baselines['postgresql']['per_s']:.0f} TPS", flush=True)
-            for procs, t in grid:
+            for procs, t in [cell for _ in range(max(1, args.repeat)) for cell in grid]:
                 name = f"rb_bench_p{procs}_t{t}_{os.getpid()}"
                 drop_database(server_url, name)
                 url = create_database(server_url, name)
@@ -995,13 +1000,22 @@ def main(argv: list[str] | None = None) -> int:
                   f" SQL statements per recharge, {r['autocommit_statements_per_recharge']:.1f} of them"
                   f" autocommit: {r['round_trips_per_recharge']:.1f} round trips with BEGIN and COMMIT"
                   " (counted by wrapping store.transaction and store.autocommit)")
-    verdict = None
+    verdict, best_median = None, None
     pg = [r for r in results if r["store"] == "postgresql"]
     if pg:
-        best = max(pg, key=lambda r: r["per_s"])
-        verdict = "PASS" if best["per_s"] >= TARGET_PG_PER_S else "FAIL"
-        print(f"target: >= {TARGET_PG_PER_S:.0f} recharges/s on PostgreSQL: best {best['per_s']:.1f}/s at "
-              f"{best['processes']} process(es) x {best['threads']} thread(s) -> {verdict}")
+        cells: dict[tuple[int, int], list[float]] = {}
+        for r in pg:
+            cells.setdefault((r["processes"], r["threads"]), []).append(r["per_s"])
+        medians = {cell: statistics.median(rates) for cell, rates in cells.items()}
+        (procs, t), best = max(medians.items(), key=lambda kv: kv[1])
+        if len(cells[(procs, t)]) > 1:
+            for (p_, t_), rates in cells.items():
+                print(f"postgresql {p_}x{t_}: median {medians[(p_, t_)]:.1f}/s over {len(rates)} runs "
+                      f"({min(rates):.1f} to {max(rates):.1f})")
+        verdict, best_median = ("PASS" if best >= TARGET_PG_PER_S else "FAIL"), best
+        runs = f" (median of {len(cells[(procs, t)])} runs)" if len(cells[(procs, t)]) > 1 else ""
+        print(f"target: >= {TARGET_PG_PER_S:.0f} recharges/s on PostgreSQL: best {best:.1f}/s{runs} at "
+              f"{procs} process(es) x {t} thread(s) -> {verdict}")
     if profile is not None:
         print_profile(profile)
     for f in failures:
@@ -1015,7 +1029,7 @@ def main(argv: list[str] | None = None) -> int:
             "results": [{**r, "baseline_per_s": baselines.get(r["store"], {}).get("per_s"),
                          "ratio": (r["per_s"] / baselines[r["store"]]["per_s"]) if r["store"] in baselines
                          else None} for r in results],
-            "target": {"postgresql_per_s": TARGET_PG_PER_S, "verdict": verdict},
+            "target": {"postgresql_per_s": TARGET_PG_PER_S, "verdict": verdict, "best_median_per_s": best_median},
             "profile": profile, "failures": failures,
         }
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
