@@ -99,9 +99,9 @@ class Batch:
         self.tx, self.at_ms = tx, at_ms
         self.rows: list[tuple] = []
         self.balances: dict[str, int] = {}
-        """After ``post`` on PostgreSQL: credits - debits of each plain account it touched, as
-        the posting left them (what a subscriber's main balance now holds, read under the
-        posting's own row lock, so a notice needs no read after commit). Empty on SQLite."""
+        """After ``post``: credits - debits of each plain account it touched, as the posting
+        left them (what a subscriber's main balance now holds, read under the posting's own
+        row lock, so a notice needs no read after commit). Sharded accounts are not told."""
 
     def add(self, transfer_id: str, debit: str, credit: str, amount: Money, *, kind: str,
             order_id: str | None) -> Batch:
@@ -146,7 +146,10 @@ class Batch:
             _check_counts(posted, plain, hot, got)
             self.balances = _balances(got)
             return
-        ok = not plain or tx.execute(_upsert_plain_sql(len(plain)), [v for row in plain for v in row]) == len(plain)
+        told = tx.all(_upsert_plain_sql(len(plain)) + " RETURNING id, credits - debits AS b",
+                      [v for row in plain for v in row]) if plain else []
+        self.balances = {r["id"]: int(r["b"]) for r in told}
+        ok = len(told) == len(plain)
         if hot:
             tx.execute(_create_hot_sql(len(hot)), [v for account, cur, _d, _c in hot for v in (account, cur)])
             ok = ok and tx.execute(
