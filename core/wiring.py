@@ -89,16 +89,19 @@ class Core:
 
 
 def emulated_gateways(clock: Clock, scheduler: Scheduler, seed: int | str, issuer: Issuer,
-                      sms: SmsSender, profile: GatewayProfile | None = None) -> dict[str, CardGateway]:
-    """Every gateway every market profile names, emulated with that market's rules."""
+                      sms: SmsSender | None, profile: GatewayProfile | None = None, *,
+                      page_url: str | None = None) -> dict[str, CardGateway]:
+    """Every gateway every market profile names, emulated with that market's rules.
+    ``page_url``: where their payment pages are, a template with ``{name}`` and ``{ref}``."""
     gateways: dict[str, CardGateway] = {}
+    pages = {} if page_url is None else {"page_url": page_url}
     for mkt in load_markets().values():
         for name, style in mkt.gateways.items():
             if name in gateways:
                 continue
             cls = SatimGateway if style == "satim" else ShaparakGateway
             gateways[name] = cls.for_market(mkt, name, clock, scheduler, stream(seed, f"gateway:{name}"),
-                                            issuer, sms, profile=profile or GatewayProfile())
+                                            issuer, sms, profile=profile or GatewayProfile(), **pages)
     return gateways
 
 

@@ -44,14 +44,12 @@ from core.adapters.gateway_server import DirectRoutes, create_app as gateway_app
 from core.adapters.gateways import EmulatedGateway
 from core.adapters.http_client import HttpClient
 from core.adapters.issuer import Issuer
-from core.adapters.satim import SatimGateway
-from core.adapters.shaparak import ShaparakGateway
 from core.adapters.smsc_http import HttpSmsSender
 from core.clock import SystemClock, ThreadScheduler
-from core.market import load_markets
 from core.ports import PaymentStatus
 from core.settlement import files
 from core.settlement.emulated import end_of_day_file
+from core.wiring import emulated_gateways
 from hil.emulator_profiles import EmulatorProfile, emulator_profile
 from hil.smsc_service import msisdn_digits
 
@@ -151,16 +149,9 @@ def build_gateways(profile: EmulatorProfile, seed: int | str, *, smsc_url: str |
     clock, scheduler = SystemClock(), ThreadScheduler()
     issuer = Issuer(clock)
     sms = HttpSmsSender(smsc_url) if smsc_url else None
-    gateways: dict[str, EmulatedGateway] = {}
-    for mkt in load_markets().values():
-        for name, style in mkt.gateways.items():
-            if name in gateways:
-                continue
-            cls = SatimGateway if style == "satim" else ShaparakGateway
-            gateways[name] = cls.for_market(mkt, name, clock, scheduler, random.Random(f"{seed}:gateway:{name}"),
-                                            issuer, sms, profile=profile.gateway,
-                                            page_url=f"{public_url.rstrip('/')}/{name}/pay/{{ref}}")
-    return issuer, gateways
+    gateways = emulated_gateways(clock, scheduler, seed, issuer, sms, profile.gateway,
+                                 page_url=f"{public_url.rstrip('/')}/{{name}}/pay/{{ref}}")
+    return issuer, gateways  # type: ignore[return-value]
 
 
 def create_app(profile: EmulatorProfile, seed: int | str = 0, *, smsc_url: str | None = None,
