@@ -422,9 +422,7 @@ def create_app(core: Core, api_keys: dict[str, str] | None = None, *, secret: st
     # -- the lean lane: the same handlers, without FastAPI's per-request work (core/api/lean.py) --
     def refused(e: RechargeError) -> JSONResponse:
         """What the exception handlers answer (problems.install, limits.install)."""
-        if isinstance(e, TooManyAttempts):
-            return limits.answer(e)
-        return JSONResponse(problems.from_error(e), status_code=e.status, media_type=problems.PROBLEM)
+        return limits.answer(e) if isinstance(e, TooManyAttempts) else problems.answer(e)
 
     def lean_body(model: type[BaseModel], allowed: tuple[str, ...], work: Callable[..., JSONResponse]) -> lean.Handler:
         """A JSON body route: on anything but a JSON body of ``model`` from an allowed key, None
