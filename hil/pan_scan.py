@@ -28,6 +28,18 @@ _GLUED_RUN = re.compile(rb"(?<![0-9A-Za-z_])[0-9]{13,19}(?![0-9A-Za-z_])")
 _LABELLED = re.compile(rb"(?i)(?<![a-z_])(cvc2?|cvv2?|cvn|pin2?|otp|card_?number|pan)(?![a-z_])"
                        rb"[\"']?\s*[:=]\s*[\"']?([0-9]{3,19})(?![0-9])")
 _EPOCH_MS = (1_500_000_000_000, 4_200_000_000_000)      # 2017..2103: times, not cards
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_DIGEST_CHARS = 32       # a hex word this long is a digest or key (sha256 of a request body...)
+
+
+def _in_digest(data: bytes, start: int, end: int) -> bool:
+    """Whether data[start:end] lies inside a long hexadecimal word: one in ten digit runs there
+    passes the Luhn check by chance, and a digest is not a stored card number."""
+    while start > 0 and data[start - 1] in _HEX:
+        start -= 1
+    while end < len(data) and data[end] in _HEX:
+        end += 1
+    return end - start >= _DIGEST_CHARS
 
 
 @dataclass(frozen=True)
@@ -56,7 +68,8 @@ def scan_bytes(data: bytes, where: str, known: Iterable[str] = (), *, glued: boo
     edge = rb"0-9A-Za-z_" if glued else rb"0-9"
     for m in (_GLUED_RUN if glued else _RUN).finditer(data):
         run = m.group().decode()
-        if luhn(run) and not (len(run) == 13 and _EPOCH_MS[0] <= int(run) <= _EPOCH_MS[1]):
+        if luhn(run) and not (len(run) == 13 and _EPOCH_MS[0] <= int(run) <= _EPOCH_MS[1]) \
+                and not _in_digest(data, m.start(), m.end()):
             out.append(Finding(where, m.start(), "card_number", mask(run)))
     for m in _LABELLED.finditer(data):
         out.append(Finding(where, m.start(), "labelled_secret", f"{m.group(1).decode()}={mask(m.group(2).decode())}"))

@@ -71,6 +71,9 @@ def test_the_scanner_finds_what_it_must_and_only_that(tmp_path):
     labelled = pan_scan.scan_bytes(b'{"cvc2": "123"} pin2=482139 otp: 555123 OTP pending', "log")
     assert [f.kind for f in labelled] == ["labelled_secret"] * 3 and labelled[0].shown == "cvc2=***"
     assert [f.kind for f in pan_scan.scan_bytes(b"x 482139 y", "x", known=["482139"])] == ["known_secret"]
+    digest = b'"request_hash": "e38a265e9c18dbbf' + pan.encode() + b'0b20b0b952ddafb"'
+    assert pan_scan.scan_bytes(digest, "rows") == []                 # inside a sha256 hex word: chance
+    assert len(pan_scan.scan_bytes(b'"a": "ffff' + pan.encode() + b'"', "rows")) == 1   # a short word: found
     glued = b"\x02ord_ab146908213760324817DZD\x01"                       # an id and an MSISDN, touching
     assert pan_scan.scan_bytes(glued, "page", glued=True) == [] and pan_scan.scan_bytes(glued, "x") != []
     assert len(pan_scan.scan_bytes(b"\x13\x02" + pan.encode() + b"\x00", "page", glued=True)) == 1
