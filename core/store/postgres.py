@@ -12,77 +12,66 @@ shared pool. A connection that broke is dropped and replaced on the thread's nex
 """
 from __future__ import annotations
 
-import re
 import threading
 import weakref
 from contextlib import contextmanager
 from typing import Iterator
 
 import psycopg
-from psycopg import errors
-from psycopg.rows import tuple_row
+from psycopg import errors, pq
 from psycopg_pool import ConnectionPool
 
 from core.store.base import Retryable, Row, Store, Tx, UniqueViolation
-
-_PLACEHOLDER = re.compile(r"\?")
-_cache: dict[str, str] = {}
-
-
-def _pg(sql: str) -> str:
-    out = _cache.get(sql)
-    if out is None:
-        out = _cache[sql] = _PLACEHOLDER.sub("%s", sql.replace("%", "%%"))
-    return out
+from core.store.pg_statements import Statements
 
 
 class _PgTx(Tx):
-    """Rows come back as tuples and are zipped with the statement's column names, kept per
-    SQL text: psycopg's ``dict_row`` decodes every name again for every result, a third of
-    the client's cost of reading an orders row (measured in docs/benchmarks.md)."""
+    """Rows come back as tuples and are zipped with the column names, kept per SQL text:
+    psycopg's ``dict_row`` decodes every name again for every result, a third of the client's
+    cost of reading an orders row (measured in docs/benchmarks.md). Statements go through
+    ``Statements`` (libpq with psycopg's adapters), not a cursor."""
 
     dialect = "postgresql"
     for_update = " FOR UPDATE"
 
-    def __init__(self, cur: psycopg.Cursor, names: dict[str, tuple[str, ...]]) -> None:
-        self.cur = cur
+    def __init__(self, st: Statements, names: dict[str, tuple[str, ...]]) -> None:
+        self.st = st
         self._names = names
 
-    def _columns(self, sql: str, width: int) -> tuple[str, ...]:
+    def _columns(self, sql: str, res) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
         names = self._names.get(sql)
-        if names is None or len(names) != width:
-            res = self.cur.pgresult
-            names = self._names[sql] = tuple(res.fname(i).decode() for i in range(res.nfields))  # type: ignore[union-attr]
+        if names is None or len(names) != res.nfields:
+            names = self._names[sql] = tuple(res.fname(i).decode() for i in range(res.nfields))
         return names
 
     def execute(self, sql: str, params: tuple | list = ()) -> int:
         try:
-            self.cur.execute(_pg(sql), params)
+            res = self.st.run(sql, params)
         except errors.UniqueViolation as e:
             raise UniqueViolation(str(e)) from e
-        return self.cur.rowcount
+        return self.st.rowcount(res)
 
     def one(self, sql: str, params: tuple | list = ()) -> Row | None:
-        self.cur.execute(_pg(sql), params)
-        row = self.cur.fetchone()
-        return None if row is None else dict(zip(self._columns(sql, len(row)), row))
+        res = self.st.run(sql, params)
+        row = self.st.first(res)
+        return None if row is None else dict(zip(self._columns(sql, res), row))
 
     def all(self, sql: str, params: tuple | list = ()) -> list[Row]:
-        self.cur.execute(_pg(sql), params)
-        rows = self.cur.fetchall()
+        res = self.st.run(sql, params)
+        rows = self.st.rows(res)
         if not rows:
             return []
-        names = self._columns(sql, len(rows[0]))
+        names = self._columns(sql, res)
         return [dict(zip(names, r)) for r in rows]
 
 
 class _Pinned:
-    """A thread's own connection and its one cursor (making a cursor per transaction cost 6%
-    of a recharge's client CPU); closed when the thread (and so its local) goes away."""
+    """A thread's own connection and its statements; closed when the thread (and so its
+    local) goes away."""
 
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
-        self.cur = conn.cursor(row_factory=tuple_row)
+        self.st = Statements(conn)
         self.busy = False
 
 
@@ -101,6 +90,7 @@ class PostgresStore(Store):
         self._releases: dict[int, weakref.finalize] = {}   # every thread's connection, for close()
         self._closed = False
         self._names: dict[str, tuple[str, ...]] = {}   # column names per SQL text, this database's
+        self._pooled: weakref.WeakKeyDictionary[psycopg.Connection, Statements] = weakref.WeakKeyDictionary()
         if migrate:
             self.migrate()
 
@@ -145,15 +135,18 @@ class PostgresStore(Store):
             release()
 
     @contextmanager
-    def _connection(self) -> Iterator[tuple[psycopg.Connection, psycopg.Cursor]]:
+    def _connection(self) -> Iterator[Statements]:
         pinned = self._own()
         if pinned is None:
             with self.pool.connection() as conn:
-                yield conn, conn.cursor(row_factory=tuple_row)
+                st = self._pooled.get(conn)
+                if st is None:
+                    st = self._pooled[conn] = Statements(conn)
+                yield st
             return
         pinned.busy = True
         try:
-            yield pinned.conn, pinned.cur
+            yield pinned.st
         except psycopg.OperationalError:
             self._drop(pinned)
             raise
@@ -163,17 +156,27 @@ class PostgresStore(Store):
     # -- Store ----------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
-        with self._connection() as (conn, cur):
+        with self._connection() as st:
             try:
-                with conn.transaction():
-                    yield _PgTx(cur, self._names)
+                st.command(b"BEGIN")
+                try:
+                    yield _PgTx(st, self._names)
+                except BaseException:
+                    if not st.conn.broken:
+                        st.command(b"ROLLBACK")
+                    raise
+                if st.pgconn.transaction_status == pq.TransactionStatus.INERROR:
+                    st.command(b"ROLLBACK")
+                    raise errors.InFailedSqlTransaction(
+                        "a statement of this transaction failed and its error was caught: rolled back")
+                st.command(b"COMMIT")
             except (errors.SerializationFailure, errors.DeadlockDetected) as e:
                 raise Retryable(str(e)) from e
 
     @contextmanager
     def autocommit(self) -> Iterator[Tx]:
-        with self._connection() as (_conn, cur):
-            yield _PgTx(cur, self._names)
+        with self._connection() as st:
+            yield _PgTx(st, self._names)
 
     def migrate(self) -> list[int]:
         try:
