@@ -18,6 +18,7 @@ from core.clock import Clock
 from core.errors import TooManyAttempts
 from core.market import market as market_of
 from core.store import Store, Tx
+from core.store.base import Row
 
 HOUR_MS = 3_600_000
 _serial = itertools.count()      # attempt ids: unique per process without a query per code
@@ -62,13 +63,25 @@ class OtpGuard:
                 f"otp: {limit} wrong codes for this payer in the last hour; expected a new "
                 f"attempt after {wait_s} s", field="otp", retry_after=wait_s)
 
-    def release(self, attempt_id: str, tx: Tx | None = None) -> None:
+    def release(self, attempt_id: str, tx: Tx | None = None, *,
+                then: tuple[str, tuple] | None = None) -> Row | None:
         """The code paid or was never judged: it does not count against the payer. (A paying
         customer's path is one locked count and insert, and this delete, which ``tx`` (the
-        capture's transaction) carries when the code paid, sparing a commit of its own.)"""
+        capture's transaction) carries when the code paid, sparing a commit of its own.)
+
+        ``then``, a query and its parameters, is run in ``tx`` after the delete and its first
+        row returned: on PostgreSQL in the same statement (a data-modifying ``WITH``), one
+        round trip fewer for the capture, which reads its order next."""
+        delete = "DELETE FROM otp_attempts WHERE id = ?"
         if tx is not None:
-            tx.execute("DELETE FROM otp_attempts WHERE id = ?", (attempt_id,))
-            return
+            if then is None:
+                tx.execute(delete, (attempt_id,))
+                return None
+            query, params = then
+            if tx.dialect == "postgresql":
+                return tx.one(f"WITH released AS ({delete}) {query}", (attempt_id, *params))
+            tx.execute(delete, (attempt_id,))
+            return tx.one(query, params)
         with self.store.autocommit() as tx:
             tx.execute("DELETE FROM otp_attempts WHERE id = ?", (attempt_id,))
 

@@ -352,7 +352,7 @@ class Payments:
             if order.state not in (State.CREDITED, State.REFUND_PENDING, State.REFUNDED, State.REFUSED):
                 balances: dict[str, int] = {}
                 order, moved = self.store.run(lambda tx: self._capture_and_fulfil(tx, order_id, p, balances))
-                if moved and self._attempt(order_id) is not None:
+                if self._attempt(order_id) is not None:
                     self._hand.attempt = None           # released in that transaction
                 return self._after_capture(self._hold(order), p, moved, balances or None)
             return self._after_capture(order, p, False) if order.state is State.REFUND_PENDING else order
@@ -401,15 +401,16 @@ class Payments:
         it): the capture is posted and the money goes back through REFUND_PENDING.
         """
         balances.clear()                 # a replayed transaction starts again
-        order = Order.from_row(tx.one("SELECT * FROM orders WHERE id = ?" + tx.for_update, (order_id,)))
+        read = ("SELECT * FROM orders WHERE id = ?" + tx.for_update, (order_id,))
+        attempt = self._attempt(order_id)
+        # The code this step sent paid: it is not a guess, whoever's capture credits the order.
+        row = self.otp_guard.release(attempt, tx, then=read) if attempt is not None else tx.one(*read)
+        order = Order.from_row(row)
         now_ms = self.now_ms()
         if order.state in (State.CREDITED, State.REFUND_PENDING, State.REFUNDED, State.REFUSED):
             return order, False
         if p.amount != order.amount:
             log.error("gateway captured %s for order %s of %s: refunding", p.amount, order_id, order.amount)
-        attempt = self._attempt(order.id)
-        if attempt is not None:          # the code this step sent paid: it is not a guess
-            self.otp_guard.release(attempt, tx)
         cur = order.amount.currency
         batch = ledger.Batch(tx, now_ms).add(f"capture:{order.id}", ledger.gateway_clearing(order.gateway, cur),
                                              ledger.held(cur), p.amount, kind="capture", order_id=order.id)
