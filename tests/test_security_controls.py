@@ -341,3 +341,24 @@ def test_wrong_codes_older_than_the_hour_are_dropped_when_a_new_one_is_kept(w):
         ids = [r["id"] for r in tx.all("SELECT id FROM otp_attempts WHERE msisdn = ?", ("213661234599",))]
     assert old not in ids and len(ids) == 1
     assert guard.failures("213661234599") == 1
+
+
+@pytest.mark.postgres
+def test_the_reservation_alone_commits_asynchronously(pg_url):
+    """Migration 0011: otp_reserve turns synchronous_commit off for its own transaction only;
+    the connection's next statements (orders, the ledger) wait for the flush again."""
+    core = build_core(pg_url, clock=FakeClock(), scheduler=ImmediateScheduler(), seed=1)
+    try:
+        store = core.store
+        with store.autocommit() as tx:
+            row = tx.one("SELECT n, first, current_setting('synchronous_commit') AS during"
+                         " FROM otp_reserve(?, ?, ?, ?, ?, ?)", ("213661234567", "a1", "o1", 10, 0, 10))
+            assert (row["n"], row["during"]) == (0, "off")
+            assert tx.one("SELECT current_setting('synchronous_commit') AS s")["s"] == "on"
+        with store.transaction() as tx:
+            tx.one("SELECT n FROM otp_reserve(?, ?, ?, ?, ?, ?)", ("213661234567", "a2", "o1", 11, 0, 10))
+        with store.autocommit() as tx:
+            assert tx.one("SELECT current_setting('synchronous_commit') AS s")["s"] == "on"
+            assert tx.one("SELECT count(*) AS n FROM otp_attempts")["n"] == 2
+    finally:
+        core.close()
