@@ -251,6 +251,7 @@ def transfer(tx: Tx, transfer_id: str, debit: str, credit: str, amount: Money, *
     return bool(Batch(tx, at_ms).add(transfer_id, debit, credit, amount, kind=kind, order_id=order_id).post())
 
 
+_BALANCE_PLAIN = "SELECT credits - debits AS b FROM accounts WHERE id = ?"
 _BALANCE = ("SELECT CAST(a.credits - a.debits + COALESCE((SELECT SUM(s.credits - s.debits)"
             " FROM accounts_shards s WHERE s.account = a.id), 0) AS BIGINT) AS b FROM accounts a WHERE a.id = ?")
 
@@ -262,10 +263,12 @@ def liability_balance(tx: Tx, account: str, *, lock: bool = False) -> int:
     the balance (the balance cap, a kiosk float) holds. For a sharded account the row is locked
     first and the shards read after: a posting to it cannot commit while the lock is held (its
     foreign-key check at COMMIT waits for it), so none slips in between."""
-    if lock and sharded(account):
+    if not sharded(account):       # its row alone: no look at the shards (a subscriber's balance)
+        row = tx.one(_BALANCE_PLAIN + (tx.for_update if lock else ""), (account,))
+        return int(row["b"]) if row else 0
+    if lock:
         tx.one("SELECT id FROM accounts WHERE id = ?" + tx.for_update, (account,))
-        lock = False
-    row = tx.one(_BALANCE + (tx.for_update if lock else ""), (account,))
+    row = tx.one(_BALANCE, (account,))
     return int(row["b"]) if row else 0
 
 

@@ -48,6 +48,12 @@ DEFAULT_SETTINGS: dict[str, str] = {
     "fsync": "on",  # money: never off
     "max_connections": "200",
     "shared_buffers": "256MB",
+    # The usual setting for a database on SSD whose working set is in memory. With the default
+    # (4) the planner prefers a sequential scan of a table of a few pages over its primary
+    # key: the state of a fresh benchmark or test database, not of an operator's, whose
+    # subscribers table is large. A subscriber read then filtered all 230 rows (84 µs) instead
+    # of one index probe (32 µs), EXPLAIN ANALYZE in docs/benchmarks.md.
+    "random_page_cost": "1.1",
 }
 _START_TIMEOUT_S = 60
 _IDENT_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
