@@ -29,7 +29,7 @@ MAX_PREPARED = 200
 
 _PLACEHOLDER = re.compile(r"\?")
 _names = itertools.count(1)          # process-wide: a name is never reused on any connection
-_TUPLES_OK, _COMMAND_OK = pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK
+_TUPLES_OK, _COMMAND_OK = int(pq.ExecStatus.TUPLES_OK), int(pq.ExecStatus.COMMAND_OK)
 _AUTO = PyFormat.AUTO
 _queries: dict[str, bytes] = {}
 
