@@ -4,9 +4,8 @@ READ COMMITTED plus row locks (``FOR UPDATE``) and conditional updates; serializ
 failures and deadlocks surface as ``Retryable`` so ``Store.run`` can replay the transaction.
 
 Each thread keeps one connection of its own (up to ``pool_size`` threads) instead of checking
-one out of a pool for every transaction: a recharge opens about 13 transactions, and the
-checkout and return cost 40-55 µs of client CPU each (measured in docs/benchmarks.md), a
-tenth of the client's time. Threads beyond ``pool_size``, and a transaction opened while the
+one out of a pool for every transaction: the checkout and return cost 40-55 µs of client CPU
+each (measured in docs/benchmarks.md), and a recharge uses the store seven times. Threads beyond ``pool_size``, and a transaction opened while the
 thread's own connection is already in one (nesting must stay a separate transaction), use the
 shared pool. A connection that broke is dropped and replaced on the thread's next use.
 """
