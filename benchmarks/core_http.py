@@ -191,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
                 w = one_rate(rates[0], args.warmup_seconds, urls, db_url, workdir / "warmup", args.locust_processes,
                              provisioned=ahead)
                 print(f"warm-up: {w['count']} recharges at {rates[0]:g}/s in {args.warmup_seconds:g} s", flush=True)
+                pg_sql(db_url, "ANALYZE")   # plans for tables that have rows now (core_recharge.settle_pg)
             misses = 0
             for rate in rates:
                 if ahead:                                 # the subscribers of this step's users: not timed
