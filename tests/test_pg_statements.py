@@ -47,7 +47,7 @@ def test_placeholders_are_numbered_in_order():
 
 @pytest.mark.parametrize("value", [
     0, 1, -32768, 2**31, -(2**63), 2**63 - 1, 10**30, True, False, None, "", "نص عربي و فارسی ۱۲۳",
-    Decimal("12.345"), Jsonb({"a": [1, "ب"]}), ["x", "y"], dt.datetime(2026, 11, 22, 7, 0, tzinfo=dt.timezone.utc),
+    Decimal("12.345"), Jsonb({"a": [1, "ب"]}), ["x", "y"], dt.datetime(2026, 11, 22, 7, 0, tzinfo=dt.UTC),
 ])
 def test_a_value_comes_back_as_the_cursor_gives_it(conn, value):
     st = Statements(conn)
@@ -60,7 +60,7 @@ def test_a_value_comes_back_as_the_cursor_gives_it(conn, value):
 def test_a_row_of_every_column_type_reads_as_the_cursor_reads_it(conn):
     st = Statements(conn)
     row = ("k1", 2**40, True, Decimal("1.50"), Jsonb({"n": 1}), ["a", None],
-           dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+           dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     assert st.rowcount(st.run("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?)", row)) == 1
     for _ in range(4):
         assert st.rows(st.run("SELECT * FROM t WHERE k = ?", ("k1",))) == conn.execute(
@@ -115,13 +115,12 @@ def test_the_store_maps_unique_violations_and_keeps_going(store):
 
 
 def test_a_transaction_whose_error_was_swallowed_does_not_pretend_to_commit(store):
-    with pytest.raises(psycopg.errors.InFailedSqlTransaction):
-        with store.transaction() as tx:
-            tx.execute("INSERT INTO t (k, v) VALUES (?, ?)", ("kept?", 1))
-            try:
-                tx.execute("INSERT INTO t (k, v) VALUES (?, ?)", ("bad", None))    # NOT NULL
-            except psycopg.errors.NotNullViolation:
-                pass
+    with pytest.raises(psycopg.errors.InFailedSqlTransaction), store.transaction() as tx:
+        tx.execute("INSERT INTO t (k, v) VALUES (?, ?)", ("kept?", 1))
+        try:
+            tx.execute("INSERT INTO t (k, v) VALUES (?, ?)", ("bad", None))    # NOT NULL
+        except psycopg.errors.NotNullViolation:
+            pass
     with store.autocommit() as tx:
         assert tx.one("SELECT count(*) AS n FROM t")["n"] == 0
         tx.execute("INSERT INTO t (k, v) VALUES (?, ?)", ("after", 1))   # the connection is fine

@@ -136,7 +136,7 @@ class Statements:
 class _Reader:
     """A prepared statement's transformer; ``ready`` once its loaders are chosen."""
 
-    __slots__ = ("tr", "ready")
+    __slots__ = ("ready", "tr")
 
     def __init__(self, tr: Transformer) -> None:
         self.tr, self.ready = tr, False
