@@ -82,8 +82,9 @@ class OtpGuard:
                 return tx.one(f"WITH released AS ({delete}) {query}", (attempt_id, *params))
             tx.execute(delete, (attempt_id,))
             return tx.one(query, params)
-        with self.store.autocommit() as tx:
-            tx.execute("DELETE FROM otp_attempts WHERE id = ?", (attempt_id,))
+        with self.store.autocommit() as auto:
+            auto.execute(delete, (attempt_id,))
+        return None
 
     def forget_expired(self, msisdn: str) -> None:
         """Drop ``msisdn``'s attempts older than the hour (they no longer count): called when a

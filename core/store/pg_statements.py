@@ -2,7 +2,7 @@
 
 psycopg's cursor spends about 20 µs of client CPU per statement in its generator machinery
 before and after the round trip (41 against 20 µs for a 3-parameter SELECT, measured in
-docs/benchmarks.md), and a recharge runs 11 statements. This keeps what matters of the
+docs/benchmarks.md), and a recharge runs 10 statements. This keeps what matters of the
 cursor, with none of the rest: parameters are dumped and rows loaded by psycopg's C
 ``Transformer``, so every value is adapted exactly as the cursor would adapt it, and errors
 are psycopg's exception classes (``UniqueViolation``, ``SerializationFailure``, ...).

@@ -5,9 +5,9 @@ failures and deadlocks surface as ``Retryable`` so ``Store.run`` can replay the 
 
 Each thread keeps one connection of its own (up to ``pool_size`` threads) instead of checking
 one out of a pool for every transaction: the checkout and return cost 40-55 µs of client CPU
-each (measured in docs/benchmarks.md), and a recharge uses the store seven times. Threads beyond ``pool_size``, and a transaction opened while the
-thread's own connection is already in one (nesting must stay a separate transaction), use the
-shared pool. A connection that broke is dropped and replaced on the thread's next use.
+each (measured in docs/benchmarks.md), and a recharge uses the store seven times. Threads
+beyond ``pool_size``, and a transaction opened while the thread's own connection is already in
+one (nesting must stay a separate transaction), use the shared pool. A connection that broke is dropped and replaced on the thread's next use.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class _PgTx(Tx):
         self.st = st
         self._names = names
 
-    def _columns(self, sql: str, res) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    def _columns(self, sql: str, res: pq.abc.PGresult) -> tuple[str, ...]:
         names = self._names.get(sql)
         if names is None or len(names) != res.nfields:
             names = self._names[sql] = tuple(res.fname(i).decode() for i in range(res.nfields))
