@@ -64,13 +64,26 @@ class _PgTx(Tx):
         return [dict(zip(names, r)) for r in rows]
 
 
+class _Connection(psycopg.Connection):
+    """A connection that carries its statements (their prepared names and loaders belong to
+    this server session), so they live and go with it, pooled or pinned."""
+
+    _statements: Statements | None = None
+
+    def statements(self) -> Statements:
+        st = self._statements
+        if st is None:
+            st = self._statements = Statements(self)
+        return st
+
+
 class _Pinned:
     """A thread's own connection and its statements; closed when the thread (and so its
     local) goes away."""
 
-    def __init__(self, conn: psycopg.Connection) -> None:
+    def __init__(self, conn: _Connection) -> None:
         self.conn = conn
-        self.st = Statements(conn)
+        self.st = conn.statements()
         self.busy = False
 
 
@@ -80,7 +93,7 @@ class PostgresStore(Store):
     def __init__(self, url: str, *, pool_size: int = 16, migrate: bool = True) -> None:
         self.url = url
         self.pool_size = pool_size
-        self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=True,
+        self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=True, connection_class=_Connection,
                                    kwargs={"autocommit": True}, name="rbench")
         self.pool.wait(timeout=30)
         self._local = threading.local()
@@ -89,7 +102,6 @@ class PostgresStore(Store):
         self._releases: dict[int, weakref.finalize] = {}   # every thread's connection, for close()
         self._closed = False
         self._names: dict[str, tuple[str, ...]] = {}   # column names per SQL text, this database's
-        self._pooled: weakref.WeakKeyDictionary[psycopg.Connection, Statements] = weakref.WeakKeyDictionary()
         if migrate:
             self.migrate()
 
@@ -110,7 +122,7 @@ class PostgresStore(Store):
                 return None
             self._pinned_count += 1
         try:
-            conn = psycopg.connect(self.url, autocommit=True)
+            conn = _Connection.connect(self.url, autocommit=True)
         except BaseException:
             with self._pinned_lock:
                 self._pinned_count -= 1
@@ -138,10 +150,7 @@ class PostgresStore(Store):
         pinned = self._own()
         if pinned is None:
             with self.pool.connection() as conn:
-                st = self._pooled.get(conn)
-                if st is None:
-                    st = self._pooled[conn] = Statements(conn)
-                yield st
+                yield conn.statements()
             return
         pinned.busy = True
         try:
