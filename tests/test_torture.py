@@ -4,7 +4,6 @@ the fault-injecting store does what each fault says."""
 import argparse
 import logging
 import random
-import time
 from collections import Counter
 
 import pytest
@@ -34,15 +33,15 @@ def rbench_torture(*argv: str) -> int:
 
 
 def test_the_ci_range_of_seeds_passes_and_really_injects_faults():
-    t0, totals, failed = time.perf_counter(), Counter(), []
+    # (how many seeds a minute is a benchmark figure, in docs/benchmarks.md, not a timed test:
+    # this range took 10.8 s on a quiet machine and 39.8 s on a crowded one)
+    totals, failed = Counter(), []
     for seed in CI_SEEDS:
         r = run_seed(seed)
         totals.update(r.counts)
         if not r.ok:
             failed.append(r.line())
-    elapsed = time.perf_counter() - t0
     assert not failed, "\n".join(failed)
-    assert elapsed < 30, f"{len(CI_SEEDS)} seeds took {elapsed:.1f} s; expected under 30 s"
     # the range must exercise every fault class and the paths they lead to, or it proves little
     for what in ("db_errors", "restarts", "crashes", "gateway_timeouts", "callbacks_lost", "client_retries",
                  "duplicate_callbacks", "ussd_drops", "credited", "refunded", "refused", "failed"):
