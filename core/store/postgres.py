@@ -78,12 +78,11 @@ class _Connection(psycopg.Connection):
 
 
 class _Pinned:
-    """A thread's own connection and its statements; closed when the thread (and so its
-    local) goes away."""
+    """A thread's own connection (its statements ride on it); closed when the thread (and so
+    its local) goes away."""
 
     def __init__(self, conn: _Connection) -> None:
         self.conn = conn
-        self.st = conn.statements()
         self.busy = False
 
 
@@ -154,7 +153,7 @@ class PostgresStore(Store):
             return
         pinned.busy = True
         try:
-            yield pinned.st
+            yield pinned.conn.statements()
         except psycopg.OperationalError:
             self._drop(pinned)
             raise
