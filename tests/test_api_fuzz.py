@@ -9,7 +9,6 @@ a schema-valid request refused with a 422 problem is expected, not a failure: th
 run under a minute; locally, ``RBENCH_FUZZ_EXAMPLES=200`` digs deeper.
 """
 import os
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -44,7 +43,7 @@ def schema(sqlite_url):
 def test_no_5xx_and_every_answer_matches_the_document(schema):
     operations = [r.ok() for r in schema.get_all_operations()]
     assert len(operations) >= 30
-    failures, t0 = [], time.perf_counter()
+    failures: list[str] = []
     for op in operations:
         key = KEYS.get(op.path, "dev-admin-key")
 
@@ -60,10 +59,7 @@ def test_no_5xx_and_every_answer_matches_the_document(schema):
             if isinstance(e, KeyboardInterrupt):
                 raise
             failures.append(f"{op.label}: {str(e)[:1500]}")
-    elapsed = time.perf_counter() - t0
     assert not failures, "\n\n".join(failures)
-    if EXAMPLES <= 12:
-        assert elapsed < 60, f"fuzzing took {elapsed:.0f} s with {EXAMPLES} examples per operation"
 
 
 def test_the_document_tells_the_truth_about_problems_and_keys(schema):

@@ -188,12 +188,12 @@ def test_emulated_timeout_and_outage_over_http() -> None:
 def test_a_slow_answer_is_a_real_read_timeout() -> None:
     with rig("satim", GatewayProfile(answer_latency=fixed(1.0))) as r:
         client = satim_client(r.base, read_timeout_s=0.2)
-        started = time.monotonic()
-        with pytest.raises(GatewayTimeout, match="no answer"):
+        with pytest.raises(GatewayTimeout, match="no answer"):     # an answer at 1.0 s would not raise
             client.register("slow-1", Money(100, "DZD"))
-        assert time.monotonic() - started < 0.9
-        time.sleep(1.0)                       # the gateway still registered it
-        assert r.gw.stats()["orders"] == 1
+        deadline = time.monotonic() + 30
+        while r.gw.stats()["orders"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert r.gw.stats()["orders"] == 1    # the gateway still registered it
 
 
 def test_nobody_listening_is_unavailable() -> None:

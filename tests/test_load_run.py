@@ -157,7 +157,6 @@ def test_a_master_and_two_workers_on_localhost(stack: Stack, tmp_path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     counts = {n: s["count"] for n, s in summary["transactions"].items() if n != "total" and s["count"]}
     assert counts and agree(counts, tx_rows(out))                     # both workers' counts reached the master
-    assert sum(counts.values()) >= 5
     assert "step counts from" not in (out / "locust.log").read_text()   # the master heard from both
     assert (out / "locust-worker-1.log").is_file() and (out / "locust-worker-2.log").is_file()
 

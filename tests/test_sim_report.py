@@ -7,7 +7,6 @@ import io
 import json
 import math
 import re
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -181,12 +180,10 @@ def test_report_html_escapes_text_from_profiles_and_engine(tmp_path):
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_plots_of_a_simulated_day_render_in_a_few_seconds(tmp_path):
-    result = make_result(minutes=24 * 60)
-    started = time.perf_counter()
-    report = write_report(result, tmp_path)
-    assert time.perf_counter() - started < 8.0       # typically ~1 s; generous for a busy 2-core machine
+def test_plots_of_a_simulated_day_render(tmp_path):
+    report = write_report(make_result(minutes=24 * 60), tmp_path)
     assert len(report.plots) == 5
+    assert all(p.is_file() and p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in report.plots)
 
 
 def test_a_run_without_minutes_still_gets_a_report(tmp_path):

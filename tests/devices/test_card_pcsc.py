@@ -115,10 +115,13 @@ def test_round_trips_are_fast_enough_to_prove_quickack():
     """Nagle against delayed ACKs costs 40 ms per APDU; 300 APDUs would take 12 s."""
     with open_card_reader("emulator", card=make_card()) as reader:
         session_on(reader)
-        t0 = time.perf_counter()
+        took = []
         for _ in range(300):
+            t0 = time.perf_counter()
             assert reader.transmit(TIMING_APDU).ok
-        assert time.perf_counter() - t0 < 4.0
+            took.append(time.perf_counter() - t0)
+        # The median, not the sum: a busy machine stalls a few APDUs, a delayed ACK stalls them all.
+        assert sorted(took)[150] < 0.02, f"median APDU {sorted(took)[150] * 1000:.1f} ms: delayed ACKs?"
 
 
 def test_driver_face_on_the_second_vpcd_reader():
