@@ -341,8 +341,11 @@ class Payments:
         if s is PaymentStatus.OTP_PENDING:
             if seen is not None and seen.state is State.OTP_PENDING:
                 return seen                     # the callback moved it already
+            # No money has moved yet, and a crash that forgets this move leaves the order
+            # pending_payment, which the sweep asks the gateway about: its commit need not wait
+            # for the flush (docs/security.md). The insert before it and the capture do.
             return self.move(order_id, (State.PENDING_PAYMENT,), State.OTP_PENDING,
-                             masked_pan=masked_pan or p.masked_pan)
+                             masked_pan=masked_pan or p.masked_pan, durable=False)
         if s is PaymentStatus.AUTHORISED:
             order = self.move(order_id, (State.PENDING_PAYMENT, State.OTP_PENDING, State.AUTHORISED),
                               State.AUTHORISED, masked_pan=masked_pan or p.masked_pan)
@@ -475,23 +478,26 @@ class Payments:
             str(state) if state else None, reason, masked_pan, paid_ms, credited_ms, gateway_ref,
             form_url, now_ms, order_id)))
 
-    def move(self, order_id: str, allowed_from: tuple[State, ...], to: State | None, **fields) -> Order:
+    def move(self, order_id: str, allowed_from: tuple[State, ...], to: State | None, *,
+             durable: bool = True, **fields) -> Order:
         """Move the order to ``to`` if it is in one of ``allowed_from``; else leave it alone."""
-        return self.try_move(order_id, allowed_from, to, **fields)[0]
+        return self.try_move(order_id, allowed_from, to, durable=durable, **fields)[0]
 
-    def try_move(self, order_id: str, allowed_from: tuple[State, ...], to: State | None,
-                 **fields) -> tuple[Order, bool]:
+    def try_move(self, order_id: str, allowed_from: tuple[State, ...], to: State | None, *,
+                 durable: bool = True, **fields) -> tuple[Order, bool]:
         """As ``move``, also saying whether this call made the move (so notices go out once).
 
         One guarded statement, ``UPDATE ... WHERE state IN (...)``: atomic on its own, so it
         needs no transaction, and of two racing callers exactly one sees its row returned.
+        ``durable=False`` only for a move a crash may forget (``Tx.lazy_commit``).
         """
         f = {"reason": None, "masked_pan": None, "paid_ms": None, "credited_ms": None,
              "gateway_ref": None, "form_url": None} | fields
-        update = self._SET + f" AND state IN ({','.join('?' * len(allowed_from))}) RETURNING *"
         params = (str(to) if to else None, f["reason"], f["masked_pan"], f["paid_ms"], f["credited_ms"],
                   f["gateway_ref"], f["form_url"], self.now_ms(), order_id, *(str(a) for a in allowed_from))
         with self.store.autocommit() as tx:
+            update = (self._SET + f" AND state IN ({','.join('?' * len(allowed_from))})"
+                      + ("" if durable else tx.lazy_commit) + " RETURNING *")
             if tx.dialect == "postgresql":
                 # A repeated answer (the callback already moved it) is common: the row as it
                 # stands comes back in the same round trip. It is read in the statement's

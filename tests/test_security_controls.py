@@ -362,3 +362,32 @@ def test_the_reservation_alone_commits_asynchronously(pg_url):
             assert tx.one("SELECT count(*) AS n FROM otp_attempts")["n"] == 2
     finally:
         core.close()
+
+
+@pytest.mark.postgres
+def test_only_the_move_to_otp_pending_commits_without_waiting_for_the_flush(pg_url):
+    """A trigger notes the commit mode of every write to an order during one full recharge:
+    the insert (the gateway knows the order from then on) and the capture wait for the WAL
+    flush; the move to otp_pending, which a crash may forget (docs/security.md), does not."""
+    w = make_world(pg_url)
+    try:
+        with w.core.store.autocommit() as tx:
+            tx.execute("CREATE TABLE order_writes (seq SERIAL, state TEXT, sync TEXT)")
+            tx.execute("CREATE FUNCTION note_order_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                       " INSERT INTO order_writes (state, sync) VALUES (NEW.state,"
+                       " current_setting('synchronous_commit')); RETURN NEW; END $$")
+            tx.execute("CREATE TRIGGER note_order_write AFTER INSERT OR UPDATE ON orders"
+                       " FOR EACH ROW EXECUTE FUNCTION note_order_write()")
+        w.line("DZ", "0551234567", "100")
+        w.line("DZ", "0661234567")
+        card = w.card("213661234567")
+        order = otp_order(w, card)
+        assert w.core.payments.confirm_otp(order.id, w.last_otp(card.phone)).state is State.CREDITED
+        with w.core.store.autocommit() as tx:
+            writes = [(r["state"], r["sync"]) for r in tx.all("SELECT state, sync FROM order_writes ORDER BY seq")]
+            after = tx.one("SELECT current_setting('synchronous_commit') AS s")["s"]
+        assert writes == [("pending_payment", "on"), ("otp_pending", "off"), ("credited", "on")]
+        assert after == "on"                               # the setting did not outlive the move
+        assert w.core.conservation().ok
+    finally:
+        w.core.close()

@@ -26,6 +26,10 @@ class Tx(ABC):
 
     dialect: str = ""
     for_update: str = ""     # " FOR UPDATE" where the backend has row locks
+    # ANDed into the WHERE of a single autocommit write whose loss in a crash the design
+    # tolerates: its commit then does not wait for the WAL flush (PostgreSQL; the next durable
+    # commit of any connection flushes it). Always true; empty where commits do not fsync.
+    lazy_commit: str = ""
 
     @abstractmethod
     def execute(self, sql: str, params: tuple | list = ()) -> int:

@@ -32,6 +32,8 @@ class _PgTx(Tx):
 
     dialect = "postgresql"
     for_update = " FOR UPDATE"
+    # set_config(..., true) lasts until the end of the statement's own (implicit) transaction.
+    lazy_commit = " AND set_config('synchronous_commit', 'off', true) = 'off'"
 
     def __init__(self, st: Statements, names: dict[str, tuple[str, ...]]) -> None:
         self.st = st
