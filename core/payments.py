@@ -29,6 +29,13 @@ from core.ports import Card, CardGateway, GatewayError, GatewayTimeout, Payment,
 from core.store import Store, Tx
 
 log = logging.getLogger("rbench.payments")
+
+# The states the sweep asks the gateway about. Migration 0012's partial index orders_waiting
+# carries this very condition (SQLite uses a partial index only for the same words).
+WAITING = (*UNPAID[1:], State.PAID, State.REFUND_PENDING)
+WAITING_SQL = "state IN (" + ", ".join(f"'{s}'" for s in WAITING) + ")"
+SWEEP_SQL = (f"SELECT id FROM orders WHERE {WAITING_SQL} AND method = 'card' AND updated_ms <= ?"
+             " ORDER BY updated_ms LIMIT ?")
 DIRECT_METHODS = ("kiosk", "wallet", "bank", "mandate")
 
 
@@ -321,11 +328,8 @@ class Payments:
     def reconcile_pending(self, older_than_s: float = 60.0, limit: int = 500) -> int:
         """Sweep card orders whose outcome we have not heard of (the browser never came back)."""
         cutoff = self.now_ms() - int(older_than_s * 1000)
-        waiting = tuple(str(s) for s in (*UNPAID[1:], State.PAID, State.REFUND_PENDING))
         with self.store.transaction() as tx:
-            rows = tx.all(f"SELECT id FROM orders WHERE state IN ({','.join('?' * len(waiting))})"
-                          " AND method = 'card' AND updated_ms <= ? ORDER BY updated_ms LIMIT ?",
-                          (*waiting, cutoff, limit))
+            rows = tx.all(SWEEP_SQL, (cutoff, limit))
         for row in rows:
             self.reconcile(row["id"])
         return len(rows)

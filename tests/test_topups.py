@@ -195,6 +195,35 @@ def test_browser_never_came_back_resolved_by_status_query(store_url):
     assert w.core.conservation().ok
 
 
+def test_the_sweep_reads_the_waiting_orders_index_which_credited_orders_leave(store_url):
+    """Migration 0012: orders_waiting holds only the states the sweep asks about, and both
+    stores plan the sweep on it (SQLite only matches the index's own words: WAITING_SQL)."""
+    from core.payments import SWEEP_SQL
+
+    w = make_world(store_url, gateway_profile=GatewayProfile(callback_loss_rate=1.0))
+    w.line("DZ", "0551234567")
+    card = w.card(PAYER)
+    waiting = w.core.payments.submit_card(w.topup("DZ", "0551234567", "200").id, w.card_data(card))
+    done = w.core.payments.submit_card(w.topup("DZ", "0551234567", "300").id, w.card_data(card))
+    assert w.core.payments.confirm_otp(done.id, w.last_otp(PAYER)).state is State.CREDITED
+    store = w.core.store
+    with store.transaction() as tx:
+        if store.dialect == "sqlite":
+            plan = " ".join(r["detail"] for r in tx.all("EXPLAIN QUERY PLAN " + SWEEP_SQL, (0, 10)))
+        else:
+            tx.execute("SET LOCAL enable_seqscan = off")       # a table this small is read whole
+            plan = " ".join(r["QUERY PLAN"] for r in tx.all("EXPLAIN " + SWEEP_SQL, (0, 10)))
+        names = {r["n"] for r in tx.all(
+            "SELECT name AS n FROM sqlite_master WHERE type = 'index'" if store.dialect == "sqlite"
+            else "SELECT indexname AS n FROM pg_indexes WHERE tablename IN ('orders', 'transfers')")}
+    assert "orders_waiting" in plan, plan
+    assert {"orders_waiting", "transfers_settlement"} <= names and not {"orders_state", "transfers_kind"} & names
+    w.settle_time(120)
+    assert w.core.payments.reconcile_pending(older_than_s=60) == 1           # the waiting one only
+    assert w.core.payments.get(waiting.id).state is State.OTP_PENDING        # (its code never came)
+    assert w.core.conservation().ok
+
+
 def test_gateway_timeout_after_capture_is_credited_once(store_url):
     w = make_world(store_url, gateway_profile=GatewayProfile(callback_loss_rate=1.0))
     w.line("DZ", "0551234567")
