@@ -103,7 +103,7 @@ class _CountingTx:
 
     def __init__(self, tx: Any, counter: TxCounter, *, autocommit: bool = False) -> None:
         self._tx, self._counter, self._auto = tx, counter, autocommit
-        self.dialect, self.for_update = tx.dialect, tx.for_update
+        self.dialect, self.for_update, self.lazy_commit = tx.dialect, tx.for_update, tx.lazy_commit
         self.statements = 0
 
     def _count(self, sql: str) -> None:

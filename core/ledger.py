@@ -260,14 +260,15 @@ def liability_balance(tx: Tx, account: str, *, lock: bool = False) -> int:
     """credits - debits of an account (0 if it has never been used): its row plus its shards.
 
     ``lock`` locks the account's row until the transaction ends, so that a decision taken on
-    the balance (the balance cap, a kiosk float) holds. For a sharded account the row is locked
-    first and the shards read after: a posting to it cannot commit while the lock is held (its
-    foreign-key check at COMMIT waits for it), so none slips in between."""
+    the balance (the balance cap, a kiosk float) holds. Only a plain account can be locked: a
+    posting to a sharded one adds to a shard row and takes no lock on the account's own row,
+    so no decision may rest on a sharded account's balance (none does: see ``sharded``)."""
     if not sharded(account):       # its row alone: no look at the shards (a subscriber's balance)
         row = tx.one(_BALANCE_PLAIN + (tx.for_update if lock else ""), (account,))
         return int(row["b"]) if row else 0
     if lock:
-        tx.one("SELECT id FROM accounts WHERE id = ?" + tx.for_update, (account,))
+        raise ValueError(f"account {account} is sharded: its balance is for reports, it cannot be "
+                         "locked for a decision")
     row = tx.one(_BALANCE, (account,))
     return int(row["b"]) if row else 0
 
@@ -331,6 +332,13 @@ def conservation_check(store: Store, gateway_net: dict[tuple[str, str], int] | N
                           " WHERE a.id IS NULL OR a.currency <> s.currency"):
             r.errors.append(f"shard {row['shard']} of account {row['account']} is in {row['currency']}, "
                             f"its account in {row['account_currency'] or 'no account'}")
+        # On PostgreSQL no foreign key stands behind this (migration 0013): the posting
+        # statement creates both accounts, and this is where a transfer without one shows.
+        for row in tx.all("SELECT t.id, t.debit_account, t.credit_account FROM transfers t WHERE"
+                          " NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = t.debit_account) OR"
+                          " NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = t.credit_account)"):
+            r.errors.append(f"transfer {row['id']} ({row['debit_account']} -> {row['credit_account']}) "
+                            "names an account that does not exist")
         for row in tx.all("SELECT t.id, t.currency, a.currency AS account_currency FROM transfers t"
                           " JOIN accounts a ON a.id IN (t.debit_account, t.credit_account)"
                           " WHERE a.currency <> t.currency"):

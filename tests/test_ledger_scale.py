@@ -144,7 +144,8 @@ def test_threads_posting_to_one_gateway_spread_over_shards(store_url):
         assert all(int(r["debits"]) == int(r["credits"]) for r in held_rows)
         assert {r["shard"] for r in held_rows} == {r["shard"] for r in gw_rows}
         assert ledger.liability_balance(tx, GW) == -total
-        assert ledger.liability_balance(tx, GW, lock=True) == -total
+        with pytest.raises(ValueError, match="gw:satim:DZD is sharded: its balance is for reports"):
+            ledger.liability_balance(tx, GW, lock=True)
         assert ledger.liability_balance(tx, HELD) == 0
         view = {r["id"]: int(r["credits"]) - int(r["debits"]) for r in
                 tx.all("SELECT id, debits, credits FROM account_totals")}
@@ -197,6 +198,17 @@ def test_conservation_catches_tampering_with_shards_and_totals(store_url):
     assert tamper("UPDATE accounts SET debits = debits - 7 WHERE id = ?", (GW,)).ok
     report = tamper("UPDATE accounts_shards SET currency = 'EGP' WHERE account = ? AND shard = ?", (GW, other))
     assert any(f"shard {other} of account gw:satim:DZD is in EGP, its account in DZD" in e for e in report.errors)
+    assert tamper("UPDATE accounts_shards SET currency = 'DZD' WHERE account = ? AND shard = ?", (GW, other)).ok
+    # A transfer naming an account that has no row: SQLite's foreign key refuses it; PostgreSQL
+    # has no key there (migration 0013), and the check names it.
+    stray = ("INSERT INTO transfers (id, debit_account, credit_account, amount, currency, kind, order_id, at_ms)"
+             " VALUES ('stray', ?, 'sub:nobody:main', 5, 'DZD', 'credit', NULL, 0)")
+    if s.dialect == "sqlite":
+        with pytest.raises(Exception, match="FOREIGN KEY"):
+            tamper(stray, (GW,))
+    else:
+        report = tamper(stray, (GW,))
+        assert "transfer stray (gw:satim:DZD -> sub:nobody:main) names an account that does not exist" in report.errors
     s.close()
 
 
