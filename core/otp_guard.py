@@ -5,7 +5,8 @@ open many orders and try 3 codes on each. This guard counts, in the core's own s
 code a payer entered that did not pay (wrong, exhausting, or with an unknown outcome) over the
 last rolling hour, and refuses further codes with ``TooManyAttempts`` once the market's
 ``otp.max_failures_per_msisdn_hour`` is reached. An attempt is reserved *before* the code goes
-to the gateway, under a per-MSISDN row lock, so concurrent requests cannot overshoot, and
+to the gateway, under a per-MSISDN lock (the payer's otp_guard row on SQLite, an advisory lock
+on PostgreSQL), so concurrent requests cannot overshoot, and
 released when the code paid or was never judged (malformed, expired).
 """
 from __future__ import annotations
@@ -35,7 +36,7 @@ class OtpGuard:
         attempt_id = f"{order_id}:{now_ms}:{os.getpid()}:{next(_serial)}"
         since = now_ms - HOUR_MS
         if self.store.dialect == "postgresql":
-            # The same three steps as below, in one server-side call (migration 0009).
+            # The same steps as below, in one server-side call (migrations 0009, 0011, 0014).
             with self.store.autocommit() as tx:
                 row = tx.one("SELECT n, first FROM otp_reserve(?, ?, ?, ?, ?, ?)",
                              (msisdn, attempt_id, order_id, now_ms, since, limit))

@@ -3,6 +3,7 @@ narrowed by scopes), rate limits per API key and per MSISDN answered 429 with Re
 and OTP brute force limited per payer MSISDN per hour across orders."""
 import random
 import threading
+import time
 import uuid
 
 import pytest
@@ -306,8 +307,24 @@ def test_concurrent_codes_cannot_overshoot_the_limit(w):
         except TooManyAttempts:
             refused.append(i)
     threads = [threading.Thread(target=attempt, args=(i,)) for i in range(14)]
-    for t in threads:
-        t.start()
+    if w.core.store.dialect == "postgresql":
+        # Hold the payer's lock (migration 0014) until all 14 wait on it: then they race.
+        import psycopg
+        key = "7243502, hashtext('213699999999')"
+        with psycopg.connect(w.core.store.url, autocommit=True) as holder:
+            holder.execute(f"SELECT pg_advisory_lock({key})")
+            for t in threads:
+                t.start()
+            deadline, waiting = time.monotonic() + 30, 0
+            while waiting < 14 and time.monotonic() < deadline:
+                time.sleep(0.02)
+                waiting = holder.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                                         " AND NOT granted").fetchone()[0]
+            holder.execute(f"SELECT pg_advisory_unlock({key})")
+        assert waiting == 14
+    else:
+        for t in threads:
+            t.start()
     for t in threads:
         t.join()
     assert len(got) == 10 and len(refused) == 4 and len(set(got)) == 10
