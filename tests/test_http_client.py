@@ -27,6 +27,12 @@ class _Server(ThreadingHTTPServer):
         self.requests: list[dict] = []
         self.mode = "ok"                 # ok | close-after | drop | slow | close-header
         self.lock = threading.Lock()
+        self.closed = 0                  # connections this side has closed
+
+    def shutdown_request(self, request) -> None:  # type: ignore[no-untyped-def]
+        super().shutdown_request(request)
+        with self.lock:
+            self.closed += 1
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -113,7 +119,9 @@ def test_a_connection_the_server_closed_is_not_reused() -> None:
     with server() as (srv, url), HttpClient() as client:
         srv.mode = "close-after"
         assert client.post(f"{url}/a", json={}).status_code == 200
-        time.sleep(0.1)                  # the FIN has arrived
+        deadline = time.monotonic() + 10  # the server closed it (on loopback its FIN is there at once)
+        while srv.closed < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
         srv.mode = "ok"
         assert client.post(f"{url}/b", json={}).status_code == 200
         assert srv.connections == 2 and len(srv.requests) == 2
@@ -157,7 +165,9 @@ def test_pool_exhausted_is_a_pool_timeout() -> None:
         client = HttpClient(max_connections=1, connect_timeout_s=0.1)
         t = threading.Thread(target=lambda: client.get(f"{url}/slow"))
         t.start()
-        time.sleep(0.2)
+        deadline = time.monotonic() + 10  # the first request holds the only connection
+        while srv.connections < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
         with pytest.raises(httpx.PoolTimeout):
             client.get(f"{url}/second")
         t.join()

@@ -55,8 +55,11 @@ def test_a_hung_modem_times_out_then_recovers_cleanly(modem):
     with pytest.raises(ModemTimeout, match=r"does not answer AT \(3 tries of 0.3 s\)"):
         modem.at("AT+CGMI")                               # still hung: the resync says so
     modem.emulator.mute(False)
-    modem.emulator.inject(b"\r\n+CSQ: 20,99\r\n\r\nOK\r\n")   # a late answer to the first command
-    time.sleep(0.2)                                       # let it reach the line first
+    late = b"\r\n+CSQ: 20,99\r\n\r\nOK\r\n"
+    modem.emulator.inject(late)                           # a late answer to the first command
+    deadline = time.monotonic() + 10                      # let it reach the line first
+    while modem.link.port.in_waiting < len(late) and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert modem.at("AT+CGMI") == ["rechargebench"]       # not the late one
     assert modem.at("AT+CSQ") == ["+CSQ: 20,99"]
 
