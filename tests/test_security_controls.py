@@ -405,6 +405,8 @@ def test_only_the_move_to_otp_pending_commits_without_waiting_for_the_flush(pg_u
             after = tx.one("SELECT current_setting('synchronous_commit') AS s")["s"]
         assert writes == [("pending_payment", "on"), ("otp_pending", "off"), ("credited", "on")]
         assert after == "on"                               # the setting did not outlive the move
+        with w.core.store.transaction() as tx:
+            assert tx.lazy_commit == ""                    # never offered to a whole transaction
         assert w.core.conservation().ok
     finally:
         w.core.close()

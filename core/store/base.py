@@ -28,7 +28,8 @@ class Tx(ABC):
     for_update: str = ""     # " FOR UPDATE" where the backend has row locks
     # ANDed into the WHERE of a single autocommit write whose loss in a crash the design
     # tolerates: its commit then does not wait for the WAL flush (PostgreSQL; the next durable
-    # commit of any connection flushes it). Always true; empty where commits do not fsync.
+    # commit of any connection flushes it). Always true; empty where commits do not fsync, and
+    # in an explicit transaction (whose every write would then be lazy).
     lazy_commit: str = ""
 
     @abstractmethod

@@ -24,6 +24,9 @@ from core.store.base import Retryable, Row, Store, Tx, UniqueViolation
 from core.store.pg_statements import Statements
 
 
+_LAZY_COMMIT = " AND set_config('synchronous_commit', 'off', true) = 'off'"
+
+
 class _PgTx(Tx):
     """Rows come back as tuples and are zipped with the column names, kept per SQL text:
     psycopg's ``dict_row`` decodes every name again for every result, a third of the client's
@@ -32,12 +35,13 @@ class _PgTx(Tx):
 
     dialect = "postgresql"
     for_update = " FOR UPDATE"
-    # set_config(..., true) lasts until the end of the statement's own (implicit) transaction.
-    lazy_commit = " AND set_config('synchronous_commit', 'off', true) = 'off'"
 
-    def __init__(self, st: Statements, names: dict[str, tuple[str, ...]]) -> None:
+    def __init__(self, st: Statements, names: dict[str, tuple[str, ...]], *, autocommit: bool = False) -> None:
         self.st = st
         self._names = names
+        # set_config(..., true) lasts until the end of the statement's own (implicit)
+        # transaction. In an explicit transaction it would last to its COMMIT: not offered there.
+        self.lazy_commit = _LAZY_COMMIT if autocommit else ""
 
     def _columns(self, sql: str, res: pq.abc.PGresult) -> tuple[str, ...]:
         names = self._names.get(sql)
@@ -185,7 +189,7 @@ class PostgresStore(Store):
     @contextmanager
     def autocommit(self) -> Iterator[Tx]:
         with self._connection() as st:
-            yield _PgTx(st, self._names)
+            yield _PgTx(st, self._names, autocommit=True)
 
     def migrate(self) -> list[int]:
         try:
