@@ -1,5 +1,5 @@
--- A transfer's accounts exist by construction: the statement that posts it upserts both
--- accounts first (core/ledger.py Batch), and conservation_check lists any transfer whose
+-- A transfer's accounts exist by construction: the statement that posts it also upserts both
+-- accounts (core/ledger.py Batch), and conservation_check lists any transfer whose
 -- account has no row. The foreign keys only re-checked that at COMMIT, and each check locked
 -- the account's row FOR KEY SHARE: four checks per card recharge, two of them on the hot
 -- system accounts (gw:, held:) that every capture posts to, where concurrent captures' shared
