@@ -500,7 +500,7 @@ def measure(url: str, store: str, processes: int, threads: int, recharges: int, 
     try:
         for proc in procs:
             proc.start()
-        srv0 = srv1 = psi0 = psi1 = None
+        srv0 = srv1 = psi0 = psi1 = wal0 = wal1 = None
         phases_over = threading.Event()
 
         def watch() -> None:
@@ -518,11 +518,11 @@ def measure(url: str, store: str, processes: int, threads: int, recharges: int, 
             if settle is not None:
                 settle()
             srv0 = server_cpu() if server_cpu else None
-            psi0 = cpu_pressure_us()
+            psi0, wal0 = cpu_pressure_us(), wal_position(parent_store)
             go.wait(timeout=PHASE_TIMEOUT_S)
             done.wait(timeout=PHASE_TIMEOUT_S)
             srv1 = server_cpu() if server_cpu else None
-            psi1 = cpu_pressure_us()
+            psi1, wal1 = cpu_pressure_us(), wal_position(parent_store)
         except threading.BrokenBarrierError:
             pass                                 # a worker failed: its report says why
         finally:
@@ -589,6 +589,9 @@ def measure(url: str, store: str, processes: int, threads: int, recharges: int, 
             "statements_per_recharge": (counts["statements_in_tx"] + counts["autocommit_statements"]) / warm_done,
             "autocommit_statements_per_recharge": counts["autocommit_statements"] / warm_done,
             "round_trips_per_recharge": round_trips(counts) / warm_done,
+            # What the server wrote to its WAL per timed recharge: unlike rates and CPU times,
+            # it does not move with the machine's other tenants (the whole cluster's WAL).
+            "wal_bytes_per_recharge": None if wal0 is None or wal1 is None else (wal1 - wal0) / recharges,
             "orders_by_state": db_states,
             "gateway_net": {f"{g}/{c}": v for (g, c), v in sorted(gateway_net.items())},
             "all_credited": not not_credited,
@@ -644,6 +647,14 @@ def sqlite_baseline(path: Path, seconds: float = 3.0) -> dict:
         conn.close()
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def wal_position(store: Any) -> int | None:
+    """PostgreSQL's WAL insert position in bytes, or None on another store."""
+    if store.dialect != "postgresql":
+        return None
+    with store.autocommit() as tx:
+        return int(tx.one("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0') AS b")["b"])
 
 
 def settle_pg(server_url: str, db_url: str) -> None:
@@ -974,8 +985,11 @@ def main(argv: list[str] | None = None) -> int:
                 finally:
                     drop_database(server_url, name)
                 results.append(r)
+                wal = r["wal_bytes_per_recharge"]
                 print(f"postgresql {procs}x{t}: {r['per_s']:.1f} recharges/s, p50 {r['p50_ms']:.2f} ms, "
-                      f"p95 {r['p95_ms']:.2f} ms, {r['client_cpu_ms']:.2f} ms CPU; {r['conservation']}", flush=True)
+                      f"p95 {r['p95_ms']:.2f} ms, {r['client_cpu_ms']:.2f} ms CPU"
+                      + (f", {wal:,.0f} bytes of WAL" if wal is not None else "") + f"; {r['conservation']}",
+                      flush=True)
             if args.profile is not None:
                 name = f"rb_bench_profile_{os.getpid()}"
                 drop_database(server_url, name)
