@@ -54,10 +54,16 @@ class Idempotency:
 
         # A new key (or one past its time to live, replaced) is claimed by one statement with no
         # transaction around it: a request's idempotency then costs two round trips, not seven.
+        # Neither that claim nor the answer below waits for the WAL flush (Tx.lazy_commit): a
+        # crash that forgets them leaves the key new or in flight, and a retry runs the call
+        # again, as after a crash between the call and its answer; every call is idempotent by
+        # itself (ids derived from the key, guarded moves, ledger events by id). What the call
+        # writes about money waits for the flush, and flushes these with it.
         with self.store.autocommit() as tx:
             claimed = tx.execute(
                 "INSERT INTO idempotency (scope, key, request_hash, state, created_ms)"
-                " VALUES (?, ?, ?, 'in_flight', ?) ON CONFLICT (scope, key) DO UPDATE SET"
+                " SELECT ?, ?, ?, 'in_flight', ? WHERE TRUE" + tx.lazy_commit +
+                " ON CONFLICT (scope, key) DO UPDATE SET"
                 " request_hash = excluded.request_hash, state = 'in_flight', status = NULL, body = NULL,"
                 " created_ms = excluded.created_ms WHERE idempotency.created_ms < ?",
                 (scope, key, digest, now_ms, now_ms - self.ttl_s * 1000))
@@ -98,8 +104,8 @@ class Idempotency:
             self._forget(scope, key)
             raise
         with self.store.autocommit() as tx:
-            tx.execute("UPDATE idempotency SET state = 'done', status = ?, body = ? WHERE scope = ? AND key = ?",
-                       (status, json.dumps(body, ensure_ascii=False), scope, key))
+            tx.execute("UPDATE idempotency SET state = 'done', status = ?, body = ? WHERE scope = ? AND key = ?"
+                       + tx.lazy_commit, (status, json.dumps(body, ensure_ascii=False), scope, key))
         return Outcome(status, body, False)
 
     def _forget(self, scope: str, key: str) -> None:

@@ -124,3 +124,34 @@ def test_bad_keys(idem, key):
 def test_derived_ids_are_stable_and_scoped():
     assert derived_id("ord_", "web", "k") == derived_id("ord_", "web", "k")
     assert derived_id("ord_", "web", "k") != derived_id("ord_", "app", "k")
+
+
+@pytest.mark.postgres
+def test_the_claim_and_the_answer_do_not_wait_for_the_flush(pg_url):
+    """A crash may forget both (the key is then new, or in flight until taken over, and the
+    call runs again, itself idempotent): a trigger notes the commit mode of each write, and a
+    write of the call in between waits for the flush as before."""
+    s = open_store(pg_url)
+    try:
+        with s.autocommit() as tx:
+            tx.execute("CREATE TABLE key_writes (seq SERIAL, what TEXT, sync TEXT)")
+            tx.execute("CREATE FUNCTION note_key_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                       " INSERT INTO key_writes (what, sync) VALUES (TG_TABLE_NAME || ':' || COALESCE(NEW.state, ''),"
+                       " current_setting('synchronous_commit')); RETURN NEW; END $$")
+            tx.execute("CREATE TABLE call_writes (state TEXT)")
+            for table in ("idempotency", "call_writes"):
+                tx.execute(f"CREATE TRIGGER note AFTER INSERT OR UPDATE ON {table} FOR EACH ROW"
+                           " EXECUTE FUNCTION note_key_write()")
+
+        def call():
+            with s.autocommit() as tx:
+                tx.execute("INSERT INTO call_writes (state) VALUES ('order')")
+            return 201, {"id": "o1"}
+        i = Idempotency(s, FakeClock())
+        assert i.run("web", "k1", {"a": 1}, call, problem).status == 201
+        assert i.run("web", "k1", {"a": 1}, call, problem).replayed
+        with s.autocommit() as tx:
+            writes = [(r["what"], r["sync"]) for r in tx.all("SELECT what, sync FROM key_writes ORDER BY seq")]
+        assert writes == [("idempotency:in_flight", "off"), ("call_writes:order", "on"), ("idempotency:done", "off")]
+    finally:
+        s.close()
