@@ -77,7 +77,7 @@ from core.cards import parse_card
 from core.clock import ImmediateScheduler, SystemClock
 from core.ledger import conservation_check
 from core.orders import State
-from core.store import open_store
+from core.store import Tx, open_store
 from core.topups import TopupRequest
 from core.wiring import Core, build_core, uuid_ids
 
@@ -98,12 +98,12 @@ class BenchFailure(RuntimeError):
 # ============================================================== counting store transactions
 
 
-class _CountingTx:
+class _CountingTx(Tx):
     """A transaction that counts its statements (and, when asked, which SQL they were)."""
 
     def __init__(self, tx: Any, counter: TxCounter, *, autocommit: bool = False) -> None:
         self._tx, self._counter, self._auto = tx, counter, autocommit
-        self.dialect, self.for_update, self.lazy_commit = tx.dialect, tx.for_update, tx.lazy_commit
+        self.speak_as(tx)
         self.statements = 0
 
     def _count(self, sql: str) -> None:

@@ -32,6 +32,11 @@ class Tx(ABC):
     # in an explicit transaction (whose every write would then be lazy).
     lazy_commit: str = ""
 
+    def speak_as(self, inner: Tx) -> None:
+        """A wrapper of ``inner`` (fault injection, statement counting) takes its SQL dialect:
+        every fragment the backend offers, so a new one cannot be forgotten by a wrapper."""
+        self.dialect, self.for_update, self.lazy_commit = inner.dialect, inner.for_update, inner.lazy_commit
+
     @abstractmethod
     def execute(self, sql: str, params: tuple | list = ()) -> int:
         """Run a statement; returns the number of rows it changed."""

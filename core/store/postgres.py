@@ -7,7 +7,8 @@ Each thread keeps one connection of its own (up to ``pool_size`` threads) instea
 one out of a pool for every transaction: the checkout and return cost 40-55 µs of client CPU
 each (measured in docs/benchmarks.md), and a recharge uses the store seven times. Threads
 beyond ``pool_size``, and a transaction opened while the thread's own connection is already in
-one (nesting must stay a separate transaction), use the shared pool. A connection that broke is dropped and replaced on the thread's next use.
+one (nesting must stay a separate transaction), use the shared pool. A connection that broke
+is dropped and replaced on the thread's next use.
 """
 from __future__ import annotations
 

@@ -74,7 +74,7 @@ class CoreCrash(BaseException):
 class FaultyTx(Tx):
     def __init__(self, inner: Tx, store: FaultyStore) -> None:
         self.inner, self.store = inner, store
-        self.dialect, self.for_update, self.lazy_commit = inner.dialect, inner.for_update, inner.lazy_commit
+        self.speak_as(inner)
 
     def execute(self, sql: str, params: tuple | list = ()) -> int:
         self.store.before_statement()
