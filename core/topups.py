@@ -64,6 +64,10 @@ class TopupPurpose:
     def __init__(self, store: Store) -> None:
         self.store = store
 
+    def decision_account(self, order: Order) -> str:
+        """The account ``refusal`` decides on (Payments reads it ahead, locked, with the order)."""
+        return ledger.sub_main(order.recipient)
+
     def refusal(self, tx: Tx, order: Order) -> str | None:
         cap = market_of(order.market).balance_cap.minor
         balance = ledger.liability_balance(tx, ledger.sub_main(order.recipient), lock=True)
