@@ -17,7 +17,7 @@ import os
 
 from core.clock import Clock
 from core.errors import TooManyAttempts
-from core.market import market as market_of
+from core.market import load_markets, market as market_of
 from core.store import Store, Tx
 from core.store.base import Row
 
@@ -54,6 +54,31 @@ class OtpGuard:
                        (attempt_id, msisdn, order_id, now_ms))
             return attempt_id
         return self.store.run(run)
+
+    def read_and_reserve(self, order_id: str) -> tuple[Row | None, str | None]:
+        """PostgreSQL: the order's row and, if it waits for a code (``otp_pending``), an
+        attempt reserved for its payer as ``reserve`` would, in one statement: the confirm
+        step's read of its order and its reservation share a round trip. (The attempt's id,
+        or None when the order was not waiting for a code; no row: no such order.)"""
+        now_ms = int(self.clock.now() * 1000)
+        attempt_id = f"{order_id}:{now_ms}:{os.getpid()}:{next(_serial)}"
+        limits = [(code, m.otp.max_failures_per_msisdn_hour) for code, m in sorted(load_markets().items())]
+        with self.store.autocommit() as tx:
+            # otp_reserve() runs only for an order waiting for a code: the condition on the
+            # order alone gates the lateral call as a one-time filter checked before it. OFFSET 0
+            # keeps the subquery from being flattened into the join, where the condition would
+            # become a filter on the function's output, applied after the call.
+            row = tx.one(
+                "SELECT o.*, r.n AS otp_n, r.first AS otp_first FROM orders o LEFT JOIN LATERAL"
+                " (SELECT * FROM otp_reserve(COALESCE(o.payer, o.id), ?, o.id, ?, ?, (SELECT l.n FROM (VALUES "
+                + ", ".join(["(?, ?)"] * len(limits)) + ") AS l (market, n) WHERE l.market = o.market))"
+                " WHERE o.state = 'otp_pending' OFFSET 0) r ON TRUE WHERE o.id = ?",
+                (attempt_id, now_ms, now_ms - HOUR_MS, *(v for pair in limits for v in pair), order_id))
+        if row is None or row["otp_n"] is None:
+            return row, None
+        self._check({"n": row["otp_n"], "first": row["otp_first"]},
+                    market_of(row["market"]).otp.max_failures_per_msisdn_hour, now_ms)
+        return row, attempt_id
 
     @staticmethod
     def _check(counted: dict, limit: int, now_ms: int) -> None:

@@ -250,18 +250,27 @@ class Payments:
         return self._apply(order_id, payment, masked_pan=card.masked, seen=self._held(order_id))
 
     def confirm_otp(self, order_id: str, otp: object) -> Order:
-        order = self.get(order_id)
+        attempt = None
+        if isinstance(otp, str) and self.store.dialect == "postgresql":
+            row, attempt = self.otp_guard.read_and_reserve(order_id)     # one round trip for both
+            if row is None:
+                raise NotFound(f"order {order_id!r} does not exist", field="order_id")
+            order = Order.from_row(row)
+        else:
+            order = self.get(order_id)
         with self._in_hand(order):
-            return self._confirm_otp(order, otp)
+            return self._confirm_otp(order, otp, attempt)
 
-    def _confirm_otp(self, order: Order, otp: object) -> Order:
+    def _confirm_otp(self, order: Order, otp: object, attempt: str | None = None) -> Order:
+        """``attempt``: one already reserved for this code with the order's read."""
         order_id = order.id
         if not isinstance(otp, str):
             raise InvalidInput("otp: expected the code from the SMS as a string of digits", field="otp")
         if order.state is not State.OTP_PENDING:
             raise Conflict(f"order {order_id} is {order.state}; a code is expected while it is "
                            "otp_pending", field="order_id")
-        attempt = self.otp_guard.reserve(order.market, order.payer or order.id, order.id)
+        if attempt is None:
+            attempt = self.otp_guard.reserve(order.market, order.payer or order.id, order.id)
         self._hand.attempt = (order_id, attempt)
         try:
             payment = self.gateways[order.gateway].confirm_otp(order.gateway_ref, otp)

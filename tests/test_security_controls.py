@@ -15,7 +15,7 @@ from core.clock import FakeClock, ImmediateScheduler
 from core.wiring import build_core
 from core.api.auth import DEV_KEYS, keys_from_env, scopes_from_env
 from core.api.limits import Buckets, Limiter, Limits, Rate
-from core.errors import Refused, TooManyAttempts
+from core.errors import Conflict, NotFound, Refused, TooManyAttempts
 from core.orders import State
 from core.ports import GatewayTimeout
 from hil.server import app_for
@@ -266,6 +266,25 @@ def test_a_right_or_malformed_code_does_not_count(w):
     assert w.core.payments.otp_guard.failures("213661234567") == 0
     assert w.core.payments.confirm_otp(order.id, w.last_otp(card.phone)).state is State.CREDITED
     assert w.core.payments.otp_guard.failures("213661234567") == 0
+
+
+def test_a_code_for_an_order_not_waiting_for_one_is_not_counted(w):
+    """On PostgreSQL the order's read and the reservation are one statement: the reservation
+    must run only when the order waits for a code."""
+    card = w.card("213661234567")
+    waiting = w.topup("DZ", "0551234567", "100", payer="0661234567")       # pending_payment
+    with pytest.raises(Conflict):
+        w.core.payments.confirm_otp(waiting.id, "123456")
+    order = otp_order(w, card)
+    assert w.core.payments.confirm_otp(order.id, w.last_otp(card.phone)).state is State.CREDITED
+    for _ in range(2):
+        with pytest.raises(Conflict):
+            w.core.payments.confirm_otp(order.id, "123456")                 # credited already
+    with pytest.raises(NotFound):
+        w.core.payments.confirm_otp("no-such-order", "123456")
+    assert w.core.payments.otp_guard.failures("213661234567") == 0
+    with w.core.store.transaction() as tx:
+        assert tx.one("SELECT COUNT(*) AS n FROM otp_attempts")["n"] == 0
 
 
 def test_a_code_that_paid_does_not_count_even_when_its_answer_was_lost(store_url):
