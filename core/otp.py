@@ -13,10 +13,11 @@ import math
 import random
 import re
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from core.digits import to_ascii_digits
+from core.frozen import evolve
 from core.market import OtpRules
 
 _DIGITS = re.compile(r"[0-9]+")   # not \d: that would let other scripts' digits through
@@ -82,7 +83,7 @@ def _seal(challenge: OtpChallenge, code: str) -> OtpChallenge:
     # The salt comes from the OS, not from ``rng``: it never shows in behaviour, and drawing
     # it from ``rng`` would make a stolen seed reveal it.
     salt = secrets.token_bytes(16)
-    return replace(challenge, salt=salt, digest=_digest(salt, code))
+    return evolve(challenge, salt=salt, digest=_digest(salt, code))
 
 
 def validity_minutes(rules: OtpRules) -> int:
@@ -124,9 +125,9 @@ def check(challenge: OtpChallenge, code: str, now: float) -> OtpResult:
         return OtpResult(OtpOutcome.MALFORMED, challenge,
                          f"otp: expected {challenge.length} digits, got {shown!r}")
     if hmac.compare_digest(_digest(challenge.salt, entered), challenge.digest):
-        return OtpResult(OtpOutcome.OK, replace(challenge, used=True), "code accepted")
+        return OtpResult(OtpOutcome.OK, evolve(challenge, used=True), "code accepted")
     left = challenge.attempts_left - 1
-    after = replace(challenge, attempts_left=left)
+    after = evolve(challenge, attempts_left=left)
     if left <= 0:
         return OtpResult(OtpOutcome.EXHAUSTED, after, "wrong code; no attempts left")
     return OtpResult(OtpOutcome.WRONG, after,
@@ -149,6 +150,6 @@ def resend(challenge: OtpChallenge, rules: OtpRules, now: float,
         raise OtpRefused(f"cannot resend: at most {rules.max_resends} new codes per payment",
                          code="resend_limit")
     code = _new_code(rules, rng)
-    fresh = replace(challenge, expires_at=now + rules.validity_s,
+    fresh = evolve(challenge, expires_at=now + rules.validity_s,
                     resends_left=challenge.resends_left - 1)
     return _seal(fresh, code), code

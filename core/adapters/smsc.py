@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 import random
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from statistics import NormalDist
 from typing import Callable
 
 from core.clock import Clock, Scheduler
+from core.frozen import evolve
 from core.ports import SmsMessage
 from protocols.gsm import encoding_for, septets, sms_parts
 
@@ -149,8 +150,8 @@ class EmulatedSmsc:
             sent = self._sent[message_id]
             assert sent.due_at is not None
             # A FakeClock may jump past the due time; the handset got it at the due time.
-            message = replace(sent.message, delivered_at=min(self._clock.now(), sent.due_at))
-            self._sent[message_id] = replace(sent, message=message, status=SmsStatus.DELIVERED)
+            message = evolve(sent.message, delivered_at=min(self._clock.now(), sent.due_at))
+            self._sent[message_id] = evolve(sent, message=message, status=SmsStatus.DELIVERED)
             self._inbox.setdefault(message.to, []).append(message)
             self._delivered += 1
             listeners = list(self._listeners)
