@@ -71,19 +71,22 @@ def test_a_broken_connection_is_replaced(store, pg_url):
 
 def test_threads_beyond_the_limit_share_the_pool_and_all_close(store, pg_url):
     pids: list[int] = []
+    autos: list[int] = []
     barrier = threading.Barrier(5)
 
     def work() -> None:
         with store.transaction() as tx:
             barrier.wait(timeout=10)       # all five hold a transaction at once
             pids.append(tx.one("SELECT pg_backend_pid() AS pid")["pid"])
+        with store.autocommit() as auto:       # two of the five: through the pool
+            autos.append(auto.one("SELECT 1 AS one")["one"])
 
     threads = [threading.Thread(target=work) for _ in range(5)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=20)
-    assert len(set(pids)) == 5
+    assert len(set(pids)) == 5 and autos == [1] * 5
     assert store._pinned_count <= store.pool_size
     del threads
     gc.collect()
