@@ -1,9 +1,9 @@
 """Copies of frozen dataclasses with some fields changed, for the recharge's hot path.
 
 ``dataclasses.replace`` looks the fields up and runs ``__init__`` again (``object.__setattr__``
-per field): 15-18 µs for an ``orders`` row or an SMS here, several times per recharge. A
-frozen dataclass without ``__post_init__`` has nothing to re-check, so its copy can take the
-instance dictionary as it is: about 1 µs.
+per field): 7 µs for an SMS and 22 µs for an order here (``evolve``: 3.5 and 3.2 µs, same
+run), several times per recharge. A frozen dataclass without ``__post_init__`` has nothing
+to re-check, so its copy can take the instance dictionary as it is.
 """
 from __future__ import annotations
 

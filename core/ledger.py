@@ -137,8 +137,8 @@ class Batch:
             ctes, sql, args = _totals_sql(plain, hot, shard, guard="(SELECT COUNT(*) FROM posted) = ?")
             args = params + [a if a is not _ALL else len(rows) for a in args]
             if then is None:
-                got = self.tx.one(f"WITH posted AS ({insert}), {ctes} SELECT ARRAY(SELECT id FROM posted) AS ids, {sql}",
-                                  args)
+                got = self.tx.one(
+                    f"WITH posted AS ({insert}), {ctes} SELECT ARRAY(SELECT id FROM posted) AS ids, {sql}", args)
             else:
                 # The statement's parts all run, whatever the others do: ``then`` is not
                 # conditional on the postings, as it would not be run after them.
