@@ -15,6 +15,8 @@ _TABLE.update({0x066B: ".", 0x066C: ",", 0x060C: ","})
 
 def to_ascii_digits(text: str) -> str:
     """Fold Arabic-Indic and Persian digits (and Arabic separators) to ASCII."""
+    if text.isascii():          # nothing to fold; a flag of the string, where translate looks up each character
+        return text
     return text.translate(_TABLE)
 
 

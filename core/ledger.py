@@ -119,7 +119,8 @@ class Batch:
         """Post what was added, then run ``sql`` (a data-modifying statement with ``RETURNING``,
         in the batch's transaction) and return its row: on PostgreSQL in the posting's own
         statement, one round trip fewer (the capture's move of its order rides on it). Its
-        columns must not be named ``ids``, ``plain``, ``shards``, ``balances`` or ``then_rows``."""
+        columns must not be named ``ids``, ``plain``, ``shards``, ``balances``, ``balance_ids``
+        or ``then_rows``."""
         return self._post((sql, params))[1]
 
     def _post(self, then: tuple[str, tuple | list] | None) -> tuple[set[str], Row | None]:
@@ -254,12 +255,15 @@ def _totals_sql(plain: list[tuple], hot: list[tuple], shard: int, *, guard: str 
     counts = ", ".join([f"(SELECT COUNT(*) FROM {name}) AS {name}" for name, rows in
                         (("plain", plain), ("shards", hot)) if rows] or ["0 AS none"])
     if plain:
-        counts += ", (SELECT json_object_agg(id, b) FROM plain) AS balances"
+        counts += (", ARRAY(SELECT id FROM plain ORDER BY id) AS balance_ids,"
+                   " ARRAY(SELECT b FROM plain ORDER BY id) AS balances")
     return ", ".join(ctes), counts, args
 
 
 def _balances(got: dict) -> dict[str, int]:
-    return {account: int(b) for account, b in (got.get("balances") or {}).items()}
+    """Two arrays in the same order, not a JSON object: psycopg loads arrays in C, JSON
+    through ``json.loads``."""
+    return {account: int(b) for account, b in zip(got.get("balance_ids") or (), got.get("balances") or ())}
 
 
 def _check_counts(posted: set[str], plain: list[tuple], hot: list[tuple], got: dict) -> None:
