@@ -484,3 +484,15 @@ def test_profile_rejects_nonsense() -> None:
         GatewayProfile(outages=[(10, 5)])
     with pytest.raises(ValueError, match="p50_s < p95_s"):
         lognormal(5, 2)
+
+
+@pytest.mark.parametrize("month, year, last_valid", [
+    (1, 2027, "2027-01-31T23:59:59"), (2, 2028, "2028-02-29T23:59:59"), (12, 2026, "2026-12-31T23:59:59"),
+])
+def test_a_card_is_valid_through_the_last_second_of_its_expiry_month(month, year, last_valid) -> None:
+    from datetime import datetime, timezone
+
+    from core.adapters.issuer import expired
+    t = datetime.fromisoformat(last_valid).replace(tzinfo=timezone.utc).timestamp()
+    for _ in range(2):                              # the second time from the kept month boundary
+        assert not expired(month, year, t) and expired(month, year, t + 1)

@@ -63,4 +63,6 @@ class GatewayProfile:
         object.__setattr__(self, "outages", windows)
 
     def outage_at(self, t: float) -> tuple[float, float] | None:
+        if not self.outages:         # every gateway call asks: no generator for the usual answer
+            return None
         return next(((a, b) for a, b in self.outages if a <= t < b), None)

@@ -10,6 +10,7 @@ import calendar
 import random
 import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Mapping, Sequence
 
@@ -81,9 +82,15 @@ class Authorisation:
 
 def expired(month: int, year: int, now: float) -> bool:
     """A card is valid through the last day of its expiry month (UTC)."""
+    return now >= _month_after(month, year)
+
+
+@lru_cache(maxsize=1024)
+def _month_after(month: int, year: int) -> int:
+    """The first second after expiry month ``month``/``year`` (kept: two card checks per payment)."""
     if month == 12:
         month, year = 0, year + 1
-    return now >= calendar.timegm((year, month + 1, 1, 0, 0, 0))
+    return calendar.timegm((year, month + 1, 1, 0, 0, 0))
 
 
 class Issuer:
