@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 from core.adapters.issuer import IssuedCard
 from core.cards import parse_card
@@ -63,3 +65,29 @@ def make_world(store_url: str, *, seed: int = 1, **kw) -> World:
     scheduler = ManualScheduler(clock)
     core = build_core(store_url, clock=clock, scheduler=scheduler, seed=seed, **kw)
     return World(core, clock, scheduler, random.Random(seed))
+
+
+T = TypeVar("T")
+
+
+def race(fn: Callable[[int], T], n: int) -> list[T]:
+    """``fn(0)`` ... ``fn(n - 1)`` on ``n`` threads released together by a barrier; their
+    results in that order. The first exception a thread raised is raised here, once all ended."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+    errors: list[BaseException] = []
+
+    def go(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[i] = fn(i)
+        except BaseException as e:   # noqa: BLE001 - re-raised below, in the test's thread
+            errors.append(e)
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results

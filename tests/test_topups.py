@@ -1,6 +1,4 @@
 """Web top-up flows (F1) through the service layer, on SQLite and PostgreSQL."""
-import threading
-
 import pytest
 
 from core.adapters.gateway_profile import GatewayProfile
@@ -8,7 +6,7 @@ from core.errors import Conflict, InvalidInput, Refused
 from core.money import Money
 from core.orders import State
 from core.ports import PaymentStatus
-from support import make_world
+from support import make_world, race
 
 PAYER, ALI = "213661234567", "213551234567"
 
@@ -259,22 +257,11 @@ def test_concurrent_reconciles_credit_once(store_url):
     card = w.card(PAYER)
     order = w.core.payments.submit_card(w.topup("DZ", "0551234567", "300").id, w.card_data(card))
     w.core.gateways["satim"].confirm_otp(order.gateway_ref, w.last_otp(PAYER))
-    barrier = threading.Barrier(8)
-    errors = []
 
-    def go():
-        try:
-            barrier.wait()
-            w.core.payments.reconcile(order.id)
-            w.core.payments.on_gateway_notify("satim", order.gateway_ref)
-        except Exception as e:   # pragma: no cover - reported below
-            errors.append(e)
-    threads = [threading.Thread(target=go) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    def go(_i: int) -> None:
+        w.core.payments.reconcile(order.id)
+        w.core.payments.on_gateway_notify("satim", order.gateway_ref)
+    race(go, 8)
     assert w.balance(ALI) == 30000
     r = w.core.conservation()
     assert r.ok and r.credited == {"DZD": 30000}
@@ -294,21 +281,7 @@ def test_two_captures_racing_to_the_balance_cap_credit_one(store_url):
                                             w.card_data(card))
         w.core.gateways["satim"].confirm_otp(order.gateway_ref, w.last_otp(PAYER))   # captured, unheard of
         orders.append(order)
-    barrier = threading.Barrier(8)
-    errors = []
-
-    def go(i):
-        try:
-            barrier.wait()
-            w.core.payments.reconcile(orders[i % 2].id)
-        except Exception as e:   # pragma: no cover - reported below
-            errors.append(e)
-    threads = [threading.Thread(target=go, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    race(lambda i: w.core.payments.reconcile(orders[i % 2].id), 8)
     states = sorted(str(w.core.payments.get(o.id).state) for o in orders)
     assert states == ["credited", "refunded"], states
     assert w.balance("213771234567") == 1800000
