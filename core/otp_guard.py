@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+from functools import lru_cache
 
 from core.clock import Clock
 from core.errors import TooManyAttempts
@@ -62,18 +63,9 @@ class OtpGuard:
         or None when the order was not waiting for a code; no row: no such order.)"""
         now_ms = int(self.clock.now() * 1000)
         attempt_id = f"{order_id}:{now_ms}:{os.getpid()}:{next(_serial)}"
-        limits = [(code, m.otp.max_failures_per_msisdn_hour) for code, m in sorted(load_markets().items())]
+        sql, limits = _read_and_reserve_sql()
         with self.store.autocommit() as tx:
-            # otp_reserve() runs only for an order waiting for a code: the condition on the
-            # order alone gates the lateral call as a one-time filter checked before it. OFFSET 0
-            # keeps the subquery from being flattened into the join, where the condition would
-            # become a filter on the function's output, applied after the call.
-            row = tx.one(
-                "SELECT o.*, r.n AS otp_n, r.first AS otp_first FROM orders o LEFT JOIN LATERAL"
-                " (SELECT * FROM otp_reserve(COALESCE(o.payer, o.id), ?, o.id, ?, ?, (SELECT l.n FROM (VALUES "
-                + ", ".join(["(?, ?)"] * len(limits)) + ") AS l (market, n) WHERE l.market = o.market))"
-                " WHERE o.state = 'otp_pending' OFFSET 0) r ON TRUE WHERE o.id = ?",
-                (attempt_id, now_ms, now_ms - HOUR_MS, *(v for pair in limits for v in pair), order_id))
+            row = tx.one(sql, (attempt_id, now_ms, now_ms - HOUR_MS, *limits, order_id))
         if row is None or row["otp_n"] is None:
             return row, None
         self._check({"n": row["otp_n"], "first": row["otp_first"]},
@@ -126,3 +118,19 @@ class OtpGuard:
             row = tx.one("SELECT COUNT(*) AS n FROM otp_attempts WHERE msisdn = ? AND at_ms > ?",
                          (msisdn, now_ms - HOUR_MS))
         return int(row["n"])
+
+
+@lru_cache(maxsize=1)
+def _read_and_reserve_sql() -> tuple[str, tuple]:
+    """``read_and_reserve``'s statement, and the markets' limits it takes (market, limit, ...).
+
+    otp_reserve() runs only for an order waiting for a code: the condition on the order alone
+    gates the lateral call as a one-time filter checked before it. OFFSET 0 keeps the subquery
+    from being flattened into the join, where the condition would become a filter on the
+    function's output, applied after the call."""
+    limits = [(code, m.otp.max_failures_per_msisdn_hour) for code, m in sorted(load_markets().items())]
+    sql = ("SELECT o.*, r.n AS otp_n, r.first AS otp_first FROM orders o LEFT JOIN LATERAL"
+           " (SELECT * FROM otp_reserve(COALESCE(o.payer, o.id), ?, o.id, ?, ?, (SELECT l.n FROM (VALUES "
+           + ", ".join(["(?, ?)"] * len(limits)) + ") AS l (market, n) WHERE l.market = o.market))"
+           " WHERE o.state = 'otp_pending' OFFSET 0) r ON TRUE WHERE o.id = ?")
+    return sql, tuple(v for pair in limits for v in pair)

@@ -367,8 +367,8 @@ class Payments:
             order = seen or self.get(order_id)      # a repeated answer costs one read, no lock
             if order.state not in (State.CREDITED, State.REFUND_PENDING, State.REFUNDED, State.REFUSED):
                 balances: dict[str, int] = {}
-                seen_ = order
-                order, moved = self.store.run(lambda tx: self._capture_and_fulfil(tx, order_id, p, balances, seen_))
+                before = order
+                order, moved = self.store.run(lambda tx: self._capture_and_fulfil(tx, order_id, p, balances, before))
                 if self._attempt(order_id) is not None:
                     self._hand.attempt = None           # released in that transaction
                 return self._after_capture(self._hold(order), p, moved, balances or None)
