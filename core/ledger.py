@@ -141,8 +141,8 @@ class Batch:
                 got = self.tx.one(
                     f"WITH posted AS ({insert}), {ctes} SELECT ARRAY(SELECT id FROM posted) AS ids, {sql}", args)
             else:
-                # The statement's parts all run, whatever the others do: ``then`` is not
-                # conditional on the postings, as it would not be run after them.
+                # ``then`` runs whatever the postings find (a duplicate event included), as
+                # it did as a statement of its own after them.
                 got = self.tx.one(
                     f"WITH posted AS ({insert}), {ctes}, then_ AS ({then[0]}) SELECT then_.*,"
                     f" ARRAY(SELECT id FROM posted) AS ids, {sql}, (SELECT COUNT(*) FROM then_) AS then_rows"

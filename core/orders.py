@@ -63,7 +63,7 @@ class Order:
 
     @classmethod
     def from_row(cls, r: dict) -> "Order":
-        """From an ``orders`` row (a recharge reads five: built without ``__init__``, half the
+        """From an ``orders`` row (a recharge reads six: built without ``__init__``, half the
         cost; every field is converted here, as ``__init__`` would not check them anyway)."""
         cur = r["currency"]
         paid, credited = r["paid_ms"], r["credited_ms"]
