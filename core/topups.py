@@ -70,7 +70,7 @@ class TopupPurpose:
 
     def refusal(self, tx: Tx, order: Order) -> str | None:
         cap = market_of(order.market).balance_cap.minor
-        balance = ledger.liability_balance(tx, ledger.sub_main(order.recipient), lock=True)
+        balance = ledger.liability_balance(tx, self.decision_account(order), lock=True)
         return "balance_cap" if balance + order.amount.minor > cap else None
 
     def fulfil(self, batch: ledger.Batch, order: Order) -> None:
